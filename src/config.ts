@@ -1,0 +1,166 @@
+import { isIP } from "node:net";
+import { MASTER_KEY_VARIABLE, MASTER_SECRET_VARIABLE } from "./credentials/master-credentials.js";
+import { PUBNUB_MAX_TTL_MINUTES } from "./service/request-rules.js";
+
+/** Where the master credentials come from. */
+export type CredentialSource =
+  /** RED5_MASTER_KEY and RED5_MASTER_SECRET are set: real credentials, real PubNub. */
+  | { readonly kind: "configured"; readonly masterKey: string; readonly masterSecret: string }
+  /** Neither is set: generated credentials and an in-process PubNub emulator, for local use only. */
+  | { readonly kind: "development" };
+
+/** The service's settings, read once at start-up. */
+export interface Config {
+  /** Address to listen on. HOST; default 127.0.0.1 (loopback only). */
+  readonly host: string;
+  /** Port to listen on, 0 for any free port. PORT; default 8080. */
+  readonly port: number;
+  /** PEM certificate chain and key files; TLS_CERT_FILE and TLS_KEY_FILE, both or neither. */
+  readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
+  readonly credentials: CredentialSource;
+  /** PubNub REST origin. PUBNUB_ORIGIN; default https://ps.pndsn.com. Ignored in development mode. */
+  readonly pubnubOrigin: string;
+  /** The service's own PubNub user id on grant requests. PUBNUB_SERVER_UUID; default red5-token-service. */
+  readonly pubnubServerUuid: string;
+  /** Attempts per grant, first try included. PUBNUB_MAX_ATTEMPTS; default 3, range 1 to 10. */
+  readonly pubnubMaxAttempts: number;
+  /** Time limit of one grant attempt. PUBNUB_ATTEMPT_TIMEOUT_MS; default 5000, range 100 to 60000. */
+  readonly pubnubAttemptTimeoutMs: number;
+  /** Kept-alive connections to PubNub. PUBNUB_CONNECTIONS; default 64, range 1 to 1024. */
+  readonly pubnubConnections: number;
+  /** Longest token lifetime issued. TOKEN_MAX_MINUTES; default 43200, range 1 to 43200. */
+  readonly tokenMaxMinutes: number;
+  /** Time budget of a call that carries no deadline. CALL_BUDGET_MS; default 10000, range 100 to 300000. */
+  readonly callBudgetMs: number;
+  /** Largest request message accepted. MAX_REQUEST_BYTES; default 16384, range 1024 to 4194304. */
+  readonly maxRequestBytes: number;
+  /** HTTP/2 streams per connection. HTTP2_MAX_CONCURRENT_STREAMS; default 256, range 1 to 10000. */
+  readonly http2MaxConcurrentStreams: number;
+  /** pino log level. LOG_LEVEL; default info. */
+  readonly logLevel: LogLevel;
+}
+
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** A setting with an invalid value. The message names the setting and the fix, never a secret. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+
+  constructor(
+    readonly setting: string,
+    message: string,
+  ) {
+    super(`${setting} ${message}`);
+  }
+}
+
+/** Environment variables, as in process.env. */
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+/** Reads and checks every setting. Throws ConfigError naming the first invalid one. */
+export function loadConfig(env: Environment): Config {
+  const credentials = readCredentialSource(env);
+  return {
+    host: readHost(env),
+    port: readInteger(env, "PORT", 8080, 0, 65_535),
+    tls: readTls(env),
+    credentials,
+    pubnubOrigin: readOrigin(env),
+    pubnubServerUuid: readServerUuid(env),
+    pubnubMaxAttempts: readInteger(env, "PUBNUB_MAX_ATTEMPTS", 3, 1, 10),
+    pubnubAttemptTimeoutMs: readInteger(env, "PUBNUB_ATTEMPT_TIMEOUT_MS", 5000, 100, 60_000),
+    pubnubConnections: readInteger(env, "PUBNUB_CONNECTIONS", 64, 1, 1024),
+    tokenMaxMinutes: readInteger(env, "TOKEN_MAX_MINUTES", PUBNUB_MAX_TTL_MINUTES, 1, PUBNUB_MAX_TTL_MINUTES),
+    callBudgetMs: readInteger(env, "CALL_BUDGET_MS", 10_000, 100, 300_000),
+    maxRequestBytes: readInteger(env, "MAX_REQUEST_BYTES", 16_384, 1024, 4_194_304),
+    http2MaxConcurrentStreams: readInteger(env, "HTTP2_MAX_CONCURRENT_STREAMS", 256, 1, 10_000),
+    logLevel: readLogLevel(env),
+  };
+}
+
+function readCredentialSource(env: Environment): CredentialSource {
+  const masterKey = nonEmpty(env[MASTER_KEY_VARIABLE]);
+  const masterSecret = nonEmpty(env[MASTER_SECRET_VARIABLE]);
+  if (masterKey !== undefined && masterSecret !== undefined) {
+    return { kind: "configured", masterKey, masterSecret };
+  }
+  if (masterKey === undefined && masterSecret === undefined) {
+    return { kind: "development" };
+  }
+
+  const missing = masterKey === undefined ? MASTER_KEY_VARIABLE : MASTER_SECRET_VARIABLE;
+  const present = masterKey === undefined ? MASTER_SECRET_VARIABLE : MASTER_KEY_VARIABLE;
+  throw new ConfigError(missing, `is not set but ${present} is. Set both, or neither for local development mode.`);
+}
+
+function readHost(env: Environment): string {
+  const host = nonEmpty(env.HOST) ?? "127.0.0.1";
+  if (isIP(host) === 0 && !/^[A-Za-z0-9.-]+$/.test(host)) {
+    throw new ConfigError("HOST", "is not an IP address or host name. Use e.g. 127.0.0.1, :: or 0.0.0.0.");
+  }
+  return host;
+}
+
+function readTls(env: Environment): Config["tls"] {
+  const certFile = nonEmpty(env.TLS_CERT_FILE);
+  const keyFile = nonEmpty(env.TLS_KEY_FILE);
+  if (certFile === undefined && keyFile === undefined) {
+    return undefined;
+  }
+  if (certFile === undefined || keyFile === undefined) {
+    const missing = certFile === undefined ? "TLS_CERT_FILE" : "TLS_KEY_FILE";
+    throw new ConfigError(missing, "is not set. Set TLS_CERT_FILE and TLS_KEY_FILE together, or neither for cleartext.");
+  }
+  return { certFile, keyFile };
+}
+
+function readOrigin(env: Environment): string {
+  const text = nonEmpty(env.PUBNUB_ORIGIN) ?? "https://ps.pndsn.com";
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError("PUBNUB_ORIGIN", "is not a URL. Use e.g. https://ps.pndsn.com.");
+  }
+
+  const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
+    throw new ConfigError("PUBNUB_ORIGIN", "must use https (plain http is allowed only on loopback).");
+  }
+  if (url.pathname !== "/" || url.search !== "" || url.hash !== "" || url.username !== "") {
+    throw new ConfigError("PUBNUB_ORIGIN", "must be a bare origin such as https://ps.pndsn.com, without path or query.");
+  }
+  return url.origin;
+}
+
+function readServerUuid(env: Environment): string {
+  const uuid = env.PUBNUB_SERVER_UUID ?? "red5-token-service";
+  if (!/^[\x21-\x7e]{1,92}$/.test(uuid)) {
+    throw new ConfigError("PUBNUB_SERVER_UUID", "must be 1 to 92 printable ASCII characters without spaces.");
+  }
+  return uuid;
+}
+
+function readLogLevel(env: Environment): LogLevel {
+  const level = nonEmpty(env.LOG_LEVEL) ?? "info";
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new ConfigError("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}.`);
+  }
+  return level as LogLevel;
+}
+
+function readInteger(env: Environment, name: string, fallback: number, min: number, max: number): number {
+  const text = nonEmpty(env[name]);
+  if (text === undefined) {
+    return fallback;
+  }
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw new ConfigError(name, `must be a whole number from ${min} to ${max}.`);
+  }
+  return Number(text);
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === "" ? undefined : value;
+}

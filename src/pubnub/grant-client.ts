@@ -1,0 +1,302 @@
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Pool, errors as undiciErrors } from "undici";
+import { signRequest } from "./signature.js";
+
+/** What to grant: one authorized user and a set of channels, each with a permission bitmask. */
+export interface GrantRequest {
+  /** PubNub user id that alone may use the token ("authorized_uuid"). */
+  readonly authorizedUuid: string;
+  /** Token lifetime in minutes, 1 to 43200. */
+  readonly ttlMinutes: number;
+  /** Channel name to permission bitmask (read 1, write 2). */
+  readonly channels: Readonly<Record<string, number>>;
+}
+
+/** Settings of a grant client. Defaults are stated on each field. */
+export interface GrantClientOptions {
+  /** Base URL of PubNub's REST API, such as "https://ps.pndsn.com". */
+  readonly origin: string;
+  readonly subscribeKey: string;
+  readonly publishKey: string;
+  readonly secretKey: string;
+  /** The service's own PubNub user id, sent as the "uuid" query parameter of every request. */
+  readonly serverUuid: string;
+  /** Value of the "pnsdk" query parameter. */
+  readonly sdkName: string;
+  /** Wall clock in Unix milliseconds, for the signed "timestamp". Default: Date.now. */
+  readonly now?: () => number;
+  /** Attempts per grant, first try included. Default 3. */
+  readonly maxAttempts?: number;
+  /** Time limit of one attempt in milliseconds, further bounded by the caller's deadline. Default 5000. */
+  readonly attemptTimeoutMs?: number;
+  /** Upper bound of the first retry delay in milliseconds; it doubles per retry. Default 50. */
+  readonly retryBaseDelayMs?: number;
+  /** Cap on any retry delay in milliseconds. Default 1000. */
+  readonly retryMaxDelayMs?: number;
+  /** Kept-alive connections to the origin. Default 64. */
+  readonly connections?: number;
+  /** Random source in [0, 1) for retry jitter. Default: Math.random. */
+  readonly random?: () => number;
+}
+
+/** Why a grant failed, for mapping to a status a caller can act on. */
+export type GrantFailureKind =
+  /** PubNub kept failing with 5xx, 429, network errors or attempt timeouts. Worth retrying later. */
+  | "unavailable"
+  /** The caller's time ran out before PubNub answered. */
+  | "deadline-exceeded"
+  /** PubNub rejected the request (403, 400): credentials, signature or clock are wrong. */
+  | "rejected"
+  /** The caller cancelled the call. */
+  | "cancelled";
+
+/**
+ * A failed grant. The message and fields carry PubNub's status and reason, never a key, a
+ * signature or a token, so they are safe to log.
+ */
+export class GrantError extends Error {
+  override readonly name = "GrantError";
+
+  constructor(
+    readonly kind: GrantFailureKind,
+    message: string,
+    /** HTTP status of the last response, when there was one. */
+    readonly status: number | undefined,
+    /** Attempts made, first try included. */
+    readonly attempts: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** Result of one HTTP exchange with PubNub. */
+type AttemptResult =
+  | { readonly ok: true; readonly token: string }
+  | { readonly ok: false; readonly transient: boolean; readonly status?: number; readonly reason: string };
+
+const MAX_RESPONSE_BYTES = 64 * 1024;
+
+/**
+ * Client for PubNub Access Manager v3 grants: POST /v3/pam/{subscribeKey}/grant, signed with
+ * signature v2.
+ *
+ * Unlike the official SDK, it keeps connections alive in a pool, bounds every attempt by the
+ * caller's deadline, and retries transient failures (5xx, 429, network errors, attempt timeouts)
+ * a bounded number of times with full jitter, each attempt with a fresh timestamp, request id and
+ * signature.
+ */
+export class PubNubGrantClient {
+  private readonly pool: Pool;
+  private readonly path: string;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly maxAttempts: number;
+  private readonly attemptTimeoutMs: number;
+  private readonly retryBaseDelayMs: number;
+  private readonly retryMaxDelayMs: number;
+
+  constructor(private readonly options: GrantClientOptions) {
+    this.pool = new Pool(options.origin, {
+      connections: options.connections ?? 64,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+    });
+    this.path = `/v3/pam/${encodeURIComponent(options.subscribeKey)}/grant`;
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+    this.maxAttempts = options.maxAttempts ?? 3;
+    this.attemptTimeoutMs = options.attemptTimeoutMs ?? 5000;
+    this.retryBaseDelayMs = options.retryBaseDelayMs ?? 50;
+    this.retryMaxDelayMs = options.retryMaxDelayMs ?? 1000;
+  }
+
+  /**
+   * Asks PubNub for a token and returns it as PubNub sent it. Gives up when timeoutMs has passed
+   * or signal aborts. Throws GrantError.
+   */
+  async grantToken(request: GrantRequest, timeoutMs: number, signal?: AbortSignal): Promise<string> {
+    const deadline = performance.now() + timeoutMs;
+    const body = grantBody(request);
+
+    for (let attempt = 1; ; attempt++) {
+      const remainingMs = deadline - performance.now();
+      if (remainingMs <= 0) {
+        throw new GrantError("deadline-exceeded", "deadline exceeded before PubNub answered", undefined, attempt - 1);
+      }
+
+      const attemptMs = Math.min(this.attemptTimeoutMs, remainingMs);
+      const result = await this.attempt(body, attemptMs, attemptMs === remainingMs, signal, attempt);
+      if (result.ok) {
+        return result.token;
+      }
+      if (!result.transient) {
+        throw new GrantError("rejected", `PubNub rejected the grant: ${result.reason}`, result.status, attempt);
+      }
+      if (attempt >= this.maxAttempts) {
+        throw new GrantError("unavailable", `PubNub failed ${attempt} times, last: ${result.reason}`, result.status, attempt);
+      }
+
+      const delayMs = this.retryDelayMs(attempt);
+      if (performance.now() + delayMs >= deadline) {
+        throw new GrantError("unavailable", `PubNub failed and no time is left to retry, last: ${result.reason}`, result.status, attempt);
+      }
+      await sleep(delayMs, undefined, { signal }).catch(() => undefined);
+    }
+  }
+
+  /** Closes the kept-alive connections. */
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  private async attempt(
+    body: string,
+    timeoutMs: number,
+    boundByDeadline: boolean,
+    callerSignal: AbortSignal | undefined,
+    attempt: number,
+  ): Promise<AttemptResult> {
+    throwIfCancelled(callerSignal, attempt);
+    const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)));
+    const signal = callerSignal ? AbortSignal.any([callerSignal, timeout]) : timeout;
+
+    try {
+      const response = await this.pool.request({
+        method: "POST",
+        path: this.signedPath(body),
+        headers: { "content-type": "application/json" },
+        body,
+        signal,
+      });
+      const text = await readLimited(response.body);
+      return interpretResponse(response.statusCode, text);
+    } catch (error) {
+      throwIfCancelled(callerSignal, attempt);
+      if (timeout.aborted) {
+        if (boundByDeadline) {
+          throw new GrantError("deadline-exceeded", "deadline exceeded while waiting for PubNub", undefined, attempt);
+        }
+        return { ok: false, transient: true, reason: `no answer within ${Math.round(timeoutMs)} ms` };
+      }
+      return { ok: false, transient: true, reason: describeNetworkError(error) };
+    }
+  }
+
+  private signedPath(body: string): string {
+    const query: Record<string, string> = {
+      uuid: this.options.serverUuid,
+      requestid: randomUUID(),
+      pnsdk: this.options.sdkName,
+      timestamp: String(Math.floor(this.now() / 1000)),
+    };
+    query.signature = signRequest(
+      { method: "POST", path: this.path, query, body },
+      this.options.publishKey,
+      this.options.secretKey,
+    );
+    return `${this.path}?${new URLSearchParams(query).toString()}`;
+  }
+
+  /** Full jitter: a random delay up to base * 2^(attempt - 1), capped. */
+  private retryDelayMs(attempt: number): number {
+    const ceiling = Math.min(this.retryMaxDelayMs, this.retryBaseDelayMs * 2 ** (attempt - 1));
+    return Math.floor(this.random() * ceiling);
+  }
+}
+
+/** Builds the grant body exactly as PubNub's SDK lays it out, unused resource kinds included. */
+export function grantBody(request: GrantRequest): string {
+  return JSON.stringify({
+    ttl: request.ttlMinutes,
+    permissions: {
+      uuid: request.authorizedUuid,
+      resources: { channels: request.channels, groups: {}, uuids: {}, users: {}, spaces: {} },
+      patterns: { channels: {}, groups: {}, uuids: {}, users: {}, spaces: {} },
+      meta: {},
+    },
+  });
+}
+
+function throwIfCancelled(signal: AbortSignal | undefined, attempt: number): void {
+  if (signal?.aborted) {
+    throw new GrantError("cancelled", "the call was cancelled", undefined, attempt);
+  }
+}
+
+async function readLimited(body: AsyncIterable<Buffer | Uint8Array> & { destroy(): unknown }): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > MAX_RESPONSE_BYTES) {
+      body.destroy();
+      return "";
+    }
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+interface PubNubResponseBody {
+  status?: unknown;
+  message?: unknown;
+  error?: unknown;
+  data?: { token?: unknown };
+}
+
+/**
+ * Reads PubNub's answer. A body whose "status" is 400 or more is an error even under HTTP 200.
+ * 5xx and 429 are transient; other 4xx mean PubNub rejected the request.
+ */
+function interpretResponse(httpStatus: number, text: string): AttemptResult {
+  let parsed: PubNubResponseBody | undefined;
+  try {
+    parsed = JSON.parse(text) as PubNubResponseBody;
+  } catch {
+    parsed = undefined;
+  }
+
+  const bodyStatus = typeof parsed?.status === "number" ? parsed.status : undefined;
+  const status = httpStatus >= 400 ? httpStatus : (bodyStatus ?? httpStatus);
+  if (status < 400) {
+    const token = parsed?.data?.token;
+    if (typeof token === "string" && token !== "") {
+      return { ok: true, token };
+    }
+    return { ok: false, transient: true, status, reason: `HTTP ${httpStatus} without a token in the body` };
+  }
+
+  const transient = status >= 500 || status === 429;
+  return { ok: false, transient, status, reason: `HTTP ${status} ${upstreamReason(parsed)}`.trim() };
+}
+
+/** Extracts PubNub's own error text: message and detail messages, never request data. */
+function upstreamReason(body: PubNubResponseBody | undefined): string {
+  if (body === undefined) {
+    return "(unreadable body)";
+  }
+  const error = body.error;
+  if (typeof error === "object" && error !== null) {
+    const { message, details } = error as { message?: unknown; details?: unknown };
+    const detailText = Array.isArray(details)
+      ? details
+          .map((detail: { message?: unknown; location?: unknown }) =>
+            typeof detail?.message === "string" ? `${String(detail.location ?? "")}: ${detail.message}` : "",
+          )
+          .filter((line) => line !== "")
+          .join("; ")
+      : "";
+    return [typeof message === "string" ? message : "", detailText].filter((part) => part !== "").join(" - ");
+  }
+  return typeof body.message === "string" ? body.message : "";
+}
+
+function describeNetworkError(error: unknown): string {
+  if (error instanceof undiciErrors.UndiciError) {
+    return `network error ${error.code}`;
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? `network error ${code}` : "network error";
+}

@@ -1,0 +1,50 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { GrantError } from "../pubnub/grant-client.js";
+import type { FieldViolation } from "./request-rules.js";
+
+/**
+ * Builds the INVALID_ARGUMENT error for broken input rules: a message listing each field and rule,
+ * and a google.rpc.BadRequest detail with one field violation each.
+ */
+export function invalidArgument(violations: readonly FieldViolation[]): ConnectError {
+  const summary = violations
+    .map((violation) => `${violation.field || "request"}: ${violation.description} [${violation.reason}]`)
+    .join("; ");
+  const detail = create(BadRequestSchema, {
+    fieldViolations: violations.map((violation) => ({ ...violation })),
+  });
+  return new ConnectError(`invalid request: ${summary}`, Code.InvalidArgument, undefined, [
+    { desc: BadRequestSchema, value: detail },
+  ]);
+}
+
+const GRANT_ERROR_CODES = {
+  unavailable: Code.Unavailable,
+  "deadline-exceeded": Code.DeadlineExceeded,
+  rejected: Code.FailedPrecondition,
+  cancelled: Code.Canceled,
+} as const satisfies Record<GrantError["kind"], Code>;
+
+const GRANT_ERROR_MESSAGES = {
+  unavailable: "PubNub is unavailable; retry later",
+  "deadline-exceeded": "deadline exceeded while waiting for PubNub",
+  rejected: "PubNub rejected the service's grant request; the operator must check its credentials and clock",
+  cancelled: "the call was cancelled",
+} as const satisfies Record<GrantError["kind"], string>;
+
+/**
+ * Maps any error a handler throws to the error a caller receives. ConnectErrors pass unchanged,
+ * PubNub grant failures get a code the caller can act on, and anything else becomes a generic
+ * INTERNAL error. The original error is kept only as the cause, for the server log.
+ */
+export function toConnectError(error: unknown): ConnectError {
+  if (error instanceof ConnectError) {
+    return error;
+  }
+  if (error instanceof GrantError) {
+    return new ConnectError(GRANT_ERROR_MESSAGES[error.kind], GRANT_ERROR_CODES[error.kind], undefined, undefined, error);
+  }
+  return new ConnectError("internal error", Code.Internal, undefined, undefined, error);
+}

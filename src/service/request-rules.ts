@@ -1,0 +1,61 @@
+import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
+import { createValidator, type Violation } from "@bufbuild/protovalidate";
+
+/** Longest token lifetime PubNub grants, in minutes (30 days). */
+export const PUBNUB_MAX_TTL_MINUTES = 43_200;
+
+/** Token lifetime when a request leaves it unset, in minutes. */
+export const DEFAULT_TOKEN_MINUTES = 60;
+
+/** One broken input rule, in the shape of a google.rpc.BadRequest field violation. */
+export interface FieldViolation {
+  /** Proto field name, such as "room_id"; "" for a rule on the whole message. */
+  readonly field: string;
+  /** What is wrong and how to fix it. */
+  readonly description: string;
+  /** Stable rule id, such as "string.max_len". */
+  readonly reason: string;
+}
+
+const validator = createValidator();
+
+/**
+ * Checks a request against the protovalidate rules declared in its proto and returns the broken
+ * ones, or an empty list.
+ */
+export function checkDeclaredRules<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): FieldViolation[] {
+  const result = validator.validate(schema, message);
+  if (result.kind === "valid") {
+    return [];
+  }
+  if (result.kind === "error") {
+    // A rule that fails to compile or evaluate is a defect of the schema, not of the request.
+    throw result.error;
+  }
+  return result.violations.map(toFieldViolation);
+}
+
+/**
+ * Checks a lifetime against the deployment's maximum, which may be below PubNub's. Values outside
+ * 1 to 43200 are left to the declared rules.
+ */
+export function checkMaxMinutes(field: string, minutes: number | undefined, maxMinutes: number): FieldViolation[] {
+  if (minutes === undefined || minutes > PUBNUB_MAX_TTL_MINUTES || minutes <= maxMinutes) {
+    return [];
+  }
+  return [
+    {
+      field,
+      description: `must be at most ${maxMinutes} minutes on this server; request a shorter lifetime`,
+      reason: "server.max_minutes",
+    },
+  ];
+}
+
+function toFieldViolation(violation: Violation): FieldViolation {
+  const field = violation.field
+    .map((element) => ("name" in element && typeof element.name === "string" ? element.name : ""))
+    .filter((name) => name !== "")
+    .join(".");
+  return { field, description: violation.message, reason: violation.ruleId };
+}

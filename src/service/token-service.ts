@@ -1,0 +1,143 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import {
+  ChannelGrantSchema,
+  IssueChatTokenRequestSchema,
+  IssueChatTokenResponseSchema,
+  IssueConferenceTokenRequestSchema,
+  IssueConferenceTokenResponseSchema,
+  Role,
+  TokenService,
+  type IssueChatTokenRequest,
+  type IssueChatTokenResponse,
+  type IssueConferenceTokenRequest,
+  type IssueConferenceTokenResponse,
+} from "../../gen/red5/token/v1/token_service_pb.js";
+import type { MasterCredentials } from "../credentials/master-credentials.js";
+import type { GrantRequest } from "../pubnub/grant-client.js";
+import { channelWithPresence, permissionBits, type ChannelPermission } from "../tokens/chat-permissions.js";
+import { signConferenceToken, type ConferenceRole, type ConferenceSigningKey } from "../tokens/conference-token.js";
+import { invalidArgument } from "./errors.js";
+import { checkDeclaredRules, checkMaxMinutes, DEFAULT_TOKEN_MINUTES } from "./request-rules.js";
+
+/** Asks PubNub for a token; PubNubGrantClient implements it. */
+export interface TokenGranter {
+  grantToken(request: GrantRequest, timeoutMs: number, signal?: AbortSignal): Promise<string>;
+}
+
+/** What the token service needs; the caller owns each part's lifetime. */
+export interface TokenServiceDeps {
+  readonly credentials: MasterCredentials;
+  readonly conferenceKey: ConferenceSigningKey;
+  readonly granter: TokenGranter;
+  /** Wall clock in Unix milliseconds. */
+  readonly now: () => number;
+  /** Longest token lifetime this deployment issues, in minutes, at most 43200. */
+  readonly maxMinutes: number;
+  /** Time a call without a deadline may take, in milliseconds. */
+  readonly callBudgetMs: number;
+}
+
+const ROLE_CLAIMS: ReadonlyMap<Role, ConferenceRole> = new Map([
+  [Role.ADMIN, "admin"],
+  [Role.PUBLISHER, "publisher"],
+  [Role.SUBSCRIBER, "subscriber"],
+]);
+
+/** Creates the TokenService handlers. */
+export function createTokenService(deps: TokenServiceDeps): ServiceImpl<typeof TokenService> {
+  return {
+    issueConferenceToken: (request, context) => issueConferenceToken(deps, request, context),
+    issueChatToken: (request, context) => issueChatToken(deps, request, context),
+  };
+}
+
+async function issueConferenceToken(
+  deps: TokenServiceDeps,
+  request: IssueConferenceTokenRequest,
+  context: HandlerContext,
+): Promise<IssueConferenceTokenResponse> {
+  const violations = [
+    ...checkDeclaredRules(IssueConferenceTokenRequestSchema, request),
+    ...checkMaxMinutes("expiration_minutes", request.expirationMinutes, deps.maxMinutes),
+  ];
+  if (violations.length > 0) {
+    throw invalidArgument(violations);
+  }
+
+  const minutes = request.expirationMinutes ?? DEFAULT_TOKEN_MINUTES;
+  const issuedAt = unixSeconds(deps.now());
+  // Red5's SDK grants read and write on the room chat for every role.
+  const grants = channelWithPresence(request.roomId, true, true);
+  const pubnubToken = await grant(deps, context, request.userId, minutes, grants);
+
+  const role = ROLE_CLAIMS.get(request.role);
+  if (role === undefined) {
+    throw new Error(`role ${request.role} passed validation but has no claim value`);
+  }
+  const token = await signConferenceToken(
+    {
+      userId: request.userId,
+      roomId: request.roomId,
+      role,
+      pubnubSubscribeKey: deps.credentials.pubnubSubscribeKey,
+      pubnubPublishKey: deps.credentials.pubnubPublishKey,
+      pubnubToken,
+      issuedAt,
+      expirationMinutes: minutes,
+    },
+    deps.conferenceKey,
+  );
+
+  return create(IssueConferenceTokenResponseSchema, {
+    token,
+    issueTime: timestampFromMs(issuedAt * 1000),
+    expireTime: timestampFromMs((issuedAt + minutes * 60) * 1000),
+    role: request.role,
+    chatGrants: grants.map((permission) => create(ChannelGrantSchema, permission)),
+  });
+}
+
+async function issueChatToken(
+  deps: TokenServiceDeps,
+  request: IssueChatTokenRequest,
+  context: HandlerContext,
+): Promise<IssueChatTokenResponse> {
+  const violations = [
+    ...checkDeclaredRules(IssueChatTokenRequestSchema, request),
+    ...checkMaxMinutes("ttl_minutes", request.ttlMinutes, deps.maxMinutes),
+  ];
+  if (violations.length > 0) {
+    throw invalidArgument(violations);
+  }
+
+  const minutes = request.ttlMinutes ?? DEFAULT_TOKEN_MINUTES;
+  const issuedAt = unixSeconds(deps.now());
+  const grants = channelWithPresence(request.channelId, request.read, request.write);
+  const token = await grant(deps, context, request.userId, minutes, grants);
+
+  return create(IssueChatTokenResponseSchema, {
+    token,
+    issueTime: timestampFromMs(issuedAt * 1000),
+    expireTime: timestampFromMs((issuedAt + minutes * 60) * 1000),
+    grants: grants.map((permission) => create(ChannelGrantSchema, permission)),
+  });
+}
+
+/** Asks PubNub for a token within the call's deadline, or the server's budget when it has none. */
+function grant(
+  deps: TokenServiceDeps,
+  context: HandlerContext,
+  userId: string,
+  ttlMinutes: number,
+  permissions: readonly ChannelPermission[],
+): Promise<string> {
+  const channels = Object.fromEntries(permissions.map((permission) => [permission.channel, permissionBits(permission)]));
+  const timeoutMs = context.timeoutMs() ?? deps.callBudgetMs;
+  return deps.granter.grantToken({ authorizedUuid: userId, ttlMinutes, channels }, timeoutMs, context.signal);
+}
+
+function unixSeconds(ms: number): number {
+  return Math.floor(ms / 1000);
+}
