@@ -1,0 +1,134 @@
+import { readFileSync } from "node:fs";
+import { ConfigError, loadConfig, type Config } from "./config.js";
+import {
+  decodeMasterCredentials,
+  generateMasterCredentials,
+  MasterCredentialsError,
+  type MasterCredentials,
+} from "./credentials/master-credentials.js";
+import { startPubNubEmulator } from "./emulator/pubnub-emulator.js";
+import { createLogger, type Logger } from "./server/logger.js";
+import { startTokenServer } from "./server/token-server.js";
+
+/** Exit status for a configuration that cannot work. */
+const EXIT_CONFIG = 2;
+
+/** Time calls in flight get to finish after SIGTERM or SIGINT, in milliseconds. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/** Where tokens come from: real PubNub, or the in-process emulator in development mode. */
+interface Upstream {
+  readonly credentials: MasterCredentials;
+  readonly origin: string;
+  close(): Promise<void>;
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  const logger = createLogger(config.logLevel);
+  const upstream = await startUpstream(config);
+  const server = await startTokenServer({
+    ...config,
+    tls: readTls(config),
+    credentials: upstream.credentials,
+    pubnubOrigin: upstream.origin,
+    logger,
+  });
+
+  logger.info({ url: server.url, mode: config.credentials.kind, tls: config.tls !== undefined }, "server started");
+  if (config.credentials.kind === "development") {
+    process.stderr.write(developmentBanner(server.url, config));
+  }
+  stopOnSignals(logger, async () => {
+    await server.close(SHUTDOWN_GRACE_MS);
+    await upstream.close();
+  });
+}
+
+async function startUpstream(config: Config): Promise<Upstream> {
+  if (config.credentials.kind === "configured") {
+    const credentials = decodeMasterCredentials(config.credentials.masterKey, config.credentials.masterSecret);
+    return { credentials, origin: config.pubnubOrigin, close: async () => undefined };
+  }
+
+  const { credentials } = generateMasterCredentials();
+  const emulator = await startPubNubEmulator({
+    subscribeKey: credentials.pubnubSubscribeKey,
+    publishKey: credentials.pubnubPublishKey,
+    secretKey: credentials.pubnubSecretKey,
+  });
+  return { credentials, origin: emulator.origin, close: () => emulator.close() };
+}
+
+function readTls(config: Config): { cert: Buffer; key: Buffer } | undefined {
+  if (config.tls === undefined) {
+    return undefined;
+  }
+  return { cert: readSettingFile("TLS_CERT_FILE", config.tls.certFile), key: readSettingFile("TLS_KEY_FILE", config.tls.keyFile) };
+}
+
+function readSettingFile(setting: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "read error";
+    throw new ConfigError(setting, `names a file that cannot be read (${code}): ${path}`);
+  }
+}
+
+function developmentBanner(url: string, config: Config): string {
+  const http2Flag = config.tls ? "" : " --http2-prior-knowledge";
+  return [
+    "",
+    "WARNING: development mode. RED5_MASTER_KEY and RED5_MASTER_SECRET are not set, so this server",
+    "uses credentials generated at start-up and a PubNub emulator on loopback. Its tokens work with",
+    "nothing but this process. Set both variables to issue real tokens.",
+    "",
+    "Try it:",
+    `  npx buf curl${http2Flag} --protocol grpc \\`,
+    `    --data '{"userId":"user-1","roomId":"room-1","role":"ROLE_PUBLISHER","expirationMinutes":60}' \\`,
+    `    ${url}/red5.token.v1.TokenService/IssueConferenceToken`,
+    `  npx buf curl --protocol connect \\`,
+    `    --data '{"userId":"user-1","channelId":"room-1","read":true,"write":true}' \\`,
+    `    ${url}/red5.token.v1.TokenService/IssueChatToken`,
+    "",
+    "",
+  ].join("\n");
+}
+
+function stopOnSignals(logger: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      return;
+    }
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    stop().then(
+      () => {
+        logger.info("server stopped");
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError || error instanceof MasterCredentialsError) {
+    process.stderr.write(`red5-token-service: invalid configuration: ${error.message}\n`);
+    process.exit(EXIT_CONFIG);
+  }
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "EADDRINUSE" || code === "EACCES") {
+    process.stderr.write(`red5-token-service: cannot listen (${code}); set PORT to a free port or HOST to a local address\n`);
+    process.exit(EXIT_CONFIG);
+  }
+  process.stderr.write(`red5-token-service: failed to start: ${String(error instanceof Error ? error.stack : error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,125 @@
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+import type { AddressInfo } from "node:net";
+
+type RequestHandler = (
+  request: http.IncomingMessage | http2.Http2ServerRequest,
+  response: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
+
+/** Settings of the listening socket. */
+export interface ListenerOptions {
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** PEM certificate chain and private key; without them the listener speaks cleartext. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS advertised to every client. */
+  readonly maxConcurrentStreams: number;
+  readonly handler: RequestHandler;
+}
+
+/** A bound listener. */
+export interface Listener {
+  readonly port: number;
+  readonly host: string;
+  /** Stops accepting connections, lets open requests finish for up to graceMs, then ends the rest. */
+  close(graceMs: number): Promise<void>;
+}
+
+/** Largest header block a client may send, in bytes. Requests carry a few short headers. */
+const MAX_HEADER_BYTES = 16 * 1024;
+
+/** Start of the HTTP/2 client connection preface ("PRI * HTTP/2.0"). */
+const HTTP2_PREFACE_START = Buffer.from("PRI * HTTP/2.0");
+
+/**
+ * Listens on one port for HTTP/2 and HTTP/1.1, so that gRPC, gRPC-Web and Connect clients all
+ * reach the same handler. With TLS, ALPN picks the version. In cleartext, HTTP/2 clients must use
+ * prior knowledge (h2c); the first bytes of each connection tell HTTP/2 from HTTP/1.1.
+ */
+export async function listen(options: ListenerOptions): Promise<Listener> {
+  const http2Options: http2.ServerOptions = {
+    settings: { maxConcurrentStreams: options.maxConcurrentStreams, maxHeaderListSize: MAX_HEADER_BYTES },
+    maxSessionMemory: 16,
+  };
+  const sockets = new Set<net.Socket>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+
+  let server: net.Server;
+  let http1: http.Server | undefined;
+  if (options.tls) {
+    server = http2.createSecureServer(
+      { ...http2Options, cert: options.tls.cert, key: options.tls.key, allowHTTP1: true },
+      options.handler,
+    );
+  } else {
+    const h2c = http2.createServer(http2Options, options.handler);
+    h2c.on("session", (session) => trackSession(sessions, session));
+    http1 = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, options.handler);
+    server = net.createServer((socket) => routeByPreface(socket, h2c, http1 as http.Server));
+  }
+  server.on("session", (session: http2.ServerHttp2Session) => trackSession(sessions, session));
+  server.on("connection", (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+
+  const address = server.address() as AddressInfo;
+  return {
+    port: address.port,
+    host: options.host,
+    close: (graceMs) => closeGracefully({ server, http1, sockets, sessions, graceMs }),
+  };
+}
+
+function routeByPreface(socket: net.Socket, h2c: http2.Http2Server, http1: http.Server): void {
+  socket.once("data", (chunk: Buffer) => {
+    socket.pause();
+    socket.unshift(chunk);
+    const length = Math.min(chunk.length, HTTP2_PREFACE_START.length);
+    const isHttp2 = chunk.subarray(0, length).equals(HTTP2_PREFACE_START.subarray(0, length));
+    (isHttp2 ? h2c : http1).emit("connection", socket);
+    process.nextTick(() => socket.resume());
+  });
+  socket.on("error", () => socket.destroy());
+}
+
+function trackSession(sessions: Set<http2.ServerHttp2Session>, session: http2.ServerHttp2Session): void {
+  sessions.add(session);
+  session.once("close", () => sessions.delete(session));
+}
+
+interface ClosingState {
+  readonly server: net.Server;
+  readonly http1: http.Server | undefined;
+  readonly sockets: Set<net.Socket>;
+  readonly sessions: Set<http2.ServerHttp2Session>;
+  readonly graceMs: number;
+}
+
+async function closeGracefully(state: ClosingState): Promise<void> {
+  const closed = new Promise<void>((resolve) => state.server.close(() => resolve()));
+  for (const session of state.sessions) {
+    // Sends GOAWAY: the client opens no new streams here, and open ones may finish.
+    session.close();
+  }
+  state.http1?.closeIdleConnections();
+
+  const timer = setTimeout(() => {
+    for (const socket of state.sockets) {
+      socket.destroy();
+    }
+  }, state.graceMs);
+  await closed;
+  clearTimeout(timer);
+}

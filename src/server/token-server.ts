@@ -1,0 +1,110 @@
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { Health } from "../../gen/grpc/health/v1/health_pb.js";
+import { TokenService } from "../../gen/red5/token/v1/token_service_pb.js";
+import type { MasterCredentials } from "../credentials/master-credentials.js";
+import { PubNubGrantClient, type GrantClientOptions } from "../pubnub/grant-client.js";
+import { createTokenService } from "../service/token-service.js";
+import { importConferenceKey } from "../tokens/conference-token.js";
+import { createCallLogInterceptor } from "./call-log.js";
+import { withSpecGrpcMessage } from "./grpc-message.js";
+import { HealthStatus, registerHealth, ServingStatus } from "./health.js";
+import { listen } from "./listener.js";
+import type { Logger } from "./logger.js";
+import { registerReflection } from "./reflection.js";
+
+/** Name and version sent to PubNub as "pnsdk". */
+const SDK_NAME = "red5-token-service/0.1.0";
+
+/** Everything the token server needs, resolved from the configuration by the caller. */
+export interface TokenServerOptions {
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
+  readonly credentials: MasterCredentials;
+  readonly pubnubOrigin: string;
+  readonly pubnubServerUuid: string;
+  readonly pubnubMaxAttempts: number;
+  readonly pubnubAttemptTimeoutMs: number;
+  readonly pubnubConnections: number;
+  readonly tokenMaxMinutes: number;
+  readonly callBudgetMs: number;
+  readonly maxRequestBytes: number;
+  readonly http2MaxConcurrentStreams: number;
+  readonly logger: Logger;
+  /** Wall clock in Unix milliseconds. Default: Date.now. */
+  readonly now?: () => number;
+  /** Retry delay tuning of the PubNub client; see GrantClientOptions. */
+  readonly retry?: Pick<GrantClientOptions, "retryBaseDelayMs" | "retryMaxDelayMs" | "random">;
+}
+
+/** A running token server. */
+export interface TokenServer {
+  readonly port: number;
+  /** Base URL, such as http://127.0.0.1:8080. */
+  readonly url: string;
+  readonly health: HealthStatus;
+  /** Stops accepting calls, lets calls in flight finish for up to graceMs, then stops. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Starts the gRPC, gRPC-Web and Connect server for TokenService, with reflection and health. */
+export async function startTokenServer(options: TokenServerOptions): Promise<TokenServer> {
+  const now = options.now ?? Date.now;
+  const granter = new PubNubGrantClient({
+    origin: options.pubnubOrigin,
+    subscribeKey: options.credentials.pubnubSubscribeKey,
+    publishKey: options.credentials.pubnubPublishKey,
+    secretKey: options.credentials.pubnubSecretKey,
+    serverUuid: options.pubnubServerUuid,
+    sdkName: SDK_NAME,
+    now,
+    maxAttempts: options.pubnubMaxAttempts,
+    attemptTimeoutMs: options.pubnubAttemptTimeoutMs,
+    connections: options.pubnubConnections,
+    ...options.retry,
+  });
+  const tokenService = createTokenService({
+    credentials: options.credentials,
+    conferenceKey: await importConferenceKey(options.credentials.conferenceSecret),
+    granter,
+    now,
+    maxMinutes: options.tokenMaxMinutes,
+    callBudgetMs: options.callBudgetMs,
+  });
+
+  const health = new HealthStatus();
+  health.set(TokenService.typeName, ServingStatus.SERVING);
+  const routes = (router: ConnectRouter) => {
+    router.service(TokenService, tokenService);
+    registerHealth(router, health);
+    registerReflection(router, { services: [TokenService, Health] });
+  };
+  const handler = withSpecGrpcMessage(connectNodeAdapter({
+    routes,
+    interceptors: [createCallLogInterceptor(options.logger)],
+    readMaxBytes: options.maxRequestBytes,
+  }));
+
+  const listener = await listen({
+    host: options.host,
+    port: options.port,
+    tls: options.tls,
+    maxConcurrentStreams: options.http2MaxConcurrentStreams,
+    handler,
+  });
+  const scheme = options.tls ? "https" : "http";
+  const host = listener.host.includes(":") ? `[${listener.host}]` : listener.host;
+
+  return {
+    port: listener.port,
+    url: `${scheme}://${host}:${listener.port}`,
+    health,
+    close: async (graceMs = 5000) => {
+      health.shutdown();
+      await listener.close(graceMs);
+      await granter.close();
+    },
+  };
+}
