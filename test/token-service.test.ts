@@ -4,30 +4,19 @@ import type { ServiceError } from "@grpc/grpc-js";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { decodeProtectedHeader, jwtVerify } from "jose";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import {
-  IssueChatTokenRequestSchema,
-  IssueConferenceTokenRequestSchema,
-  Role,
-  TokenService,
-  type IssueChatTokenRequestSchema as ChatRequestDesc,
-  type IssueChatTokenResponseSchema as ChatResponseDesc,
-  type IssueConferenceTokenRequestSchema as ConferenceRequestDesc,
-  type IssueConferenceTokenResponseSchema as ConferenceResponseDesc,
-} from "../gen/red5/token/v1/token_service_pb.js";
+import { IssueChatTokenRequestSchema, IssueConferenceTokenRequestSchema, Role } from "../gen/red5/token/v1/token_service_pb.js";
 import { mintToken } from "../src/emulator/pubnub-emulator.js";
-import { createGrpcJsClient, unary, type UnaryCall } from "./support/grpc-js-client.js";
+import { createTokenServiceGrpcJs, type TokenServiceGrpcJs } from "./support/grpc-js-client.js";
 import { FROZEN_SECONDS, startHarness, TEST_CREDENTIALS, type Harness } from "./support/harness.js";
 import { parseWithSdk, readWrite } from "./support/pubnub-sdk.js";
 
 let harness: Harness;
-let issueConferenceToken: UnaryCall<typeof ConferenceRequestDesc, typeof ConferenceResponseDesc>;
-let issueChatToken: UnaryCall<typeof ChatRequestDesc, typeof ChatResponseDesc>;
+let issueConferenceToken: TokenServiceGrpcJs["issueConferenceToken"];
+let issueChatToken: TokenServiceGrpcJs["issueChatToken"];
 
 beforeAll(async () => {
   harness = await startHarness();
-  const client = createGrpcJsClient(TokenService, harness.address);
-  issueConferenceToken = unary(client, "issueConferenceToken");
-  issueChatToken = unary(client, "issueChatToken");
+  ({ issueConferenceToken, issueChatToken } = createTokenServiceGrpcJs(harness.address));
 });
 
 afterAll(async () => {
@@ -204,16 +193,13 @@ describe("IssueChatToken over grpc-js", () => {
   });
 });
 
-export function grpcError(error: unknown): ServiceError {
-  expect(error).toHaveProperty("code");
-  return error as ServiceError;
-}
-
 describe("grpc-js errors", () => {
-  it("returns INVALID_ARGUMENT for an unset role", async () => {
-    const error = await issueConferenceToken(create(IssueConferenceTokenRequestSchema, { userId: "u", roomId: "r" })).catch(grpcError);
-    expect(error).toBeInstanceOf(Error);
-    expect((error as ServiceError).code).toBe(GrpcStatus.INVALID_ARGUMENT);
-    expect((error as ServiceError).details).toBe("invalid request: role: value is required [required]");
+  it("returns INVALID_ARGUMENT with a readable message", async () => {
+    const error = (await issueConferenceToken(create(IssueConferenceTokenRequestSchema, { userId: "u", roomId: "r" })).catch(
+      (caught: unknown) => caught,
+    )) as ServiceError;
+
+    expect(error.code).toBe(GrpcStatus.INVALID_ARGUMENT);
+    expect(error.details).toBe("invalid request: role: value is required [required]");
   });
 });

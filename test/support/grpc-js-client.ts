@@ -3,6 +3,13 @@ import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
 import { BadRequestSchema, type BadRequest } from "../../gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
+import {
+  TokenService,
+  type IssueChatTokenRequestSchema,
+  type IssueChatTokenResponseSchema,
+  type IssueConferenceTokenRequestSchema,
+  type IssueConferenceTokenResponseSchema,
+} from "../../gen/red5/token/v1/token_service_pb.js";
 
 /** A grpc-js unary call that resolves with the response or rejects with the ServiceError. */
 export type UnaryCall<I extends DescMessage, O extends DescMessage> = (
@@ -60,4 +67,21 @@ export function badRequestOf(error: grpc.ServiceError): BadRequest | undefined {
     }
   }
   return undefined;
+}
+
+/** Typed grpc-js calls of TokenService. */
+export interface TokenServiceGrpcJs {
+  readonly client: grpc.Client;
+  readonly issueConferenceToken: UnaryCall<typeof IssueConferenceTokenRequestSchema, typeof IssueConferenceTokenResponseSchema>;
+  readonly issueChatToken: UnaryCall<typeof IssueChatTokenRequestSchema, typeof IssueChatTokenResponseSchema>;
+}
+
+/** Creates a grpc-js TokenService client for host:port. */
+export function createTokenServiceGrpcJs(address: string, credentials = grpc.credentials.createInsecure()): TokenServiceGrpcJs {
+  const client = createGrpcJsClient(TokenService, address, credentials);
+  return {
+    client,
+    issueConferenceToken: unary(client, "issueConferenceToken"),
+    issueChatToken: unary(client, "issueChatToken"),
+  };
 }
