@@ -35,10 +35,10 @@ async function main(): Promise<void> {
     logger,
   });
 
-  logger.info({ url: server.url, mode: config.credentials.kind, tls: config.tls !== undefined }, "server started");
   if (config.credentials.kind === "development") {
     process.stderr.write(developmentBanner(server.url, config));
   }
+  logger.info({ url: server.url, mode: config.credentials.kind, tls: config.tls !== undefined }, "server started");
   stopOnSignals(logger, async () => {
     await server.close(SHUTDOWN_GRACE_MS);
     await upstream.close();

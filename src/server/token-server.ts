@@ -1,5 +1,6 @@
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { ConnectRouter } from "@connectrpc/connect";
+import { file_google_rpc_error_details } from "../../gen/google/rpc/error_details_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { TokenService } from "../../gen/red5/token/v1/token_service_pb.js";
 import type { MasterCredentials } from "../credentials/master-credentials.js";
@@ -79,7 +80,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
   const routes = (router: ConnectRouter) => {
     router.service(TokenService, tokenService);
     registerHealth(router, health);
-    registerReflection(router, { services: [TokenService, Health] });
+    registerReflection(router, { services: [TokenService, Health], files: [file_google_rpc_error_details] });
   };
   const handler = withSpecGrpcMessage(connectNodeAdapter({
     routes,
