@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { Decoder, Encoder } from "cbor-x";
+import { decode, encode } from "cbor2";
 
 /** Access Manager permission bits, as PubNub defines them. Read+write is 3. */
 export const PERMISSION_BITS = {
@@ -64,17 +64,13 @@ const RESOURCE_KEYS: ReadonlyArray<readonly [string, keyof TokenResources]> = [
   ["uuid", "uuids"],
 ];
 
-// cbor-x 1.6 writes a Buffer as a plain CBOR byte string (major type 2, no tag) and a Map in
-// insertion order, so a Map with Buffer keys gives the exact layout of a PubNub token. Without
-// mapsAsObjects: false it would prefix every Map with tag 259, and records would add cbor-x's own
-// extension tags.
-const encoder = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false });
-const decoder = new Decoder({ useRecords: false, mapsAsObjects: false });
-
+// cbor2 2.3 writes a Uint8Array as a plain CBOR byte string and a Map in insertion order, so a Map
+// with Uint8Array keys gives the exact layout of a PubNub token. A Buffer would not do: cbor2
+// encodes it through its toJSON method.
 type CborMap = Map<unknown, unknown>;
 
-function key(name: string): Buffer {
-  return Buffer.from(name, "utf8");
+function key(name: string): Uint8Array {
+  return new TextEncoder().encode(name);
 }
 
 function encodeResources(resources: TokenResources): CborMap {
@@ -101,8 +97,8 @@ function unsignedTokenMap(grant: TokenGrant): CborMap {
 
 // PubNub does not publish how its servers compute `sig`. The emulator's own choice is
 // HMAC-SHA256, keyed with the secret key, over the CBOR encoding of the token map without `sig`.
-function signTokenMap(unsigned: CborMap, secretKey: string): Buffer {
-  return createHmac("sha256", secretKey).update(encoder.encode(unsigned)).digest();
+function signTokenMap(unsigned: CborMap, secretKey: string): Uint8Array {
+  return new Uint8Array(createHmac("sha256", secretKey).update(encode(unsigned)).digest());
 }
 
 /** Encodes bytes as base64 with the URL-safe alphabet, keeping `=` padding as PubNub tokens do. */
@@ -117,7 +113,7 @@ function toPaddedBase64Url(bytes: Uint8Array): string {
 export function mintToken(grant: TokenGrant, secretKey: string): string {
   const map = unsignedTokenMap(grant);
   map.set(key("sig"), signTokenMap(map, secretKey));
-  return toPaddedBase64Url(encoder.encode(map));
+  return toPaddedBase64Url(encode(map));
 }
 
 function fail(reason: string): never {
@@ -201,7 +197,7 @@ function decodeTokenBytes(token: string): Buffer {
 function decodeTokenMap(token: string): Map<string, unknown> {
   let decoded: unknown;
   try {
-    decoded = decoder.decode(decodeTokenBytes(token));
+    decoded = decode(decodeTokenBytes(token), { preferMap: true });
   } catch (error) {
     if (error instanceof InvalidTokenError) {
       throw error;

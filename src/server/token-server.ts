@@ -5,7 +5,7 @@ import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { TokenService } from "../../gen/red5/token/v1/token_service_pb.js";
 import type { MasterCredentials } from "../credentials/master-credentials.js";
 import { PubNubGrantClient, type GrantClientOptions } from "../pubnub/grant-client.js";
-import { createTokenService } from "../service/token-service.js";
+import { createTokenService, type TokenGranter } from "../service/token-service.js";
 import { importConferenceKey } from "../tokens/conference-token.js";
 import { createCallLogInterceptor } from "./call-log.js";
 import { withSpecGrpcMessage } from "./grpc-message.js";
@@ -38,6 +38,8 @@ export interface TokenServerOptions {
   readonly now?: () => number;
   /** Retry delay tuning of the PubNub client; see GrantClientOptions. */
   readonly retry?: Pick<GrantClientOptions, "retryBaseDelayMs" | "retryMaxDelayMs" | "random">;
+  /** Source of PubNub tokens in place of the PubNub client built from the settings above. */
+  readonly granter?: TokenGranter;
 }
 
 /** A running token server. */
@@ -53,7 +55,7 @@ export interface TokenServer {
 /** Starts the gRPC, gRPC-Web and Connect server for TokenService, with reflection and health. */
 export async function startTokenServer(options: TokenServerOptions): Promise<TokenServer> {
   const now = options.now ?? Date.now;
-  const granter = new PubNubGrantClient({
+  const pubnub = new PubNubGrantClient({
     origin: options.pubnubOrigin,
     subscribeKey: options.credentials.pubnubSubscribeKey,
     publishKey: options.credentials.pubnubPublishKey,
@@ -69,7 +71,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
   const tokenService = createTokenService({
     credentials: options.credentials,
     conferenceKey: await importConferenceKey(options.credentials.conferenceSecret),
-    granter,
+    granter: options.granter ?? pubnub,
     now,
     maxMinutes: options.tokenMaxMinutes,
     callBudgetMs: options.callBudgetMs,
@@ -105,7 +107,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     close: async (graceMs = 5000) => {
       health.shutdown();
       await listener.close(graceMs);
-      await granter.close();
+      await pubnub.close();
     },
   };
 }
