@@ -156,7 +156,7 @@ function readInteger(env: Environment, name: string, fallback: number, min: numb
     return fallback;
   }
   if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
-    throw new ConfigError(name, `must be a whole number from ${min} to ${max}.`);
+    throw new ConfigError(name, `must be a whole number from ${min} to ${max}; got ${JSON.stringify(text.slice(0, 32))}.`);
   }
   return Number(text);
 }

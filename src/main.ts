@@ -28,10 +28,19 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const upstream = await startUpstream(config);
   const server = await startTokenServer({
-    ...config,
+    host: config.host,
+    port: config.port,
     tls: readTls(config),
     credentials: upstream.credentials,
     pubnubOrigin: upstream.origin,
+    pubnubServerUuid: config.pubnubServerUuid,
+    pubnubMaxAttempts: config.pubnubMaxAttempts,
+    pubnubAttemptTimeoutMs: config.pubnubAttemptTimeoutMs,
+    pubnubConnections: config.pubnubConnections,
+    tokenMaxMinutes: config.tokenMaxMinutes,
+    callBudgetMs: config.callBudgetMs,
+    maxRequestBytes: config.maxRequestBytes,
+    http2MaxConcurrentStreams: config.http2MaxConcurrentStreams,
     logger,
   });
 

@@ -150,7 +150,7 @@ describe("start-up with invalid settings", () => {
   const cases: { name: string; settings: Record<string, string>; message: string }[] = [
     { name: "key without secret", settings: { RED5_MASTER_KEY: TEST_MASTER_KEY }, message: "RED5_MASTER_SECRET is not set but RED5_MASTER_KEY is." },
     { name: "undecryptable secret", settings: { RED5_MASTER_KEY: "x".repeat(32), RED5_MASTER_SECRET: TEST_MASTER_SECRET }, message: "RED5_MASTER_SECRET" },
-    { name: "non-numeric port", settings: { PORT: "eighty" }, message: "PORT must be a whole number from 0 to 65535." },
+    { name: "non-numeric port", settings: { PORT: "eighty" }, message: 'PORT must be a whole number from 0 to 65535; got "eighty".' },
     { name: "plain http origin", settings: { RED5_MASTER_KEY: TEST_MASTER_KEY, RED5_MASTER_SECRET: TEST_MASTER_SECRET, PUBNUB_ORIGIN: "http://ps.pndsn.com" }, message: "PUBNUB_ORIGIN must use https" },
     { name: "unreadable certificate", settings: { TLS_CERT_FILE: "/nonexistent/cert.pem", TLS_KEY_FILE: "/nonexistent/key.pem" }, message: "TLS_CERT_FILE names a file that cannot be read (ENOENT)" },
   ];
