@@ -2,7 +2,7 @@ import { isIP } from "node:net";
 import { MASTER_KEY_VARIABLE, MASTER_SECRET_VARIABLE } from "./credentials/master-credentials.js";
 import { PUBNUB_MAX_TTL_MINUTES } from "./service/request-rules.js";
 
-/** Where the master credentials come from. */
+/** Source of the master credentials. */
 export type CredentialSource =
   /** RED5_MASTER_KEY and RED5_MASTER_SECRET are set: real credentials, real PubNub. */
   | { readonly kind: "configured"; readonly masterKey: string; readonly masterSecret: string }
@@ -28,7 +28,7 @@ export interface Config {
   readonly pubnubAttemptTimeoutMs: number;
   /** Kept-alive connections to PubNub. PUBNUB_CONNECTIONS; default 64, range 1 to 1024. */
   readonly pubnubConnections: number;
-  /** Longest token lifetime issued. TOKEN_MAX_MINUTES; default 43200, range 1 to 43200. */
+  /** Maximum token lifetime issued, in minutes. TOKEN_MAX_MINUTES; default 43200, range 1 to 43200. */
   readonly tokenMaxMinutes: number;
   /** Time budget of a call that carries no deadline. CALL_BUDGET_MS; default 10000, range 100 to 300000. */
   readonly callBudgetMs: number;

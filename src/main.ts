@@ -16,7 +16,7 @@ const EXIT_CONFIG = 2;
 /** Time calls in flight get to finish after SIGTERM or SIGINT, in milliseconds. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
-/** Where tokens come from: real PubNub, or the in-process emulator in development mode. */
+/** Token source: real PubNub, or the in-process emulator in development mode. */
 interface Upstream {
   readonly credentials: MasterCredentials;
   readonly origin: string;

@@ -7,7 +7,7 @@ import { IssueChatTokenRequestSchema, IssueConferenceTokenRequestSchema, Role, T
 import { createTokenServiceGrpcJs } from "./support/grpc-js-client.js";
 import { startHarness, TEST_CREDENTIALS, TEST_MASTER_KEY, TEST_MASTER_SECRET, type Harness } from "./support/harness.js";
 
-/** Every secret the server holds, in each form a careless log line could carry it. */
+/** Lists every secret the server has, in each form a careless log line could carry it. */
 function secretForms(): string[] {
   const secrets = [TEST_MASTER_KEY, TEST_MASTER_SECRET, TEST_CREDENTIALS.conferenceSecret, TEST_CREDENTIALS.pubnubSecretKey];
   return secrets.flatMap((secret) => {

@@ -7,7 +7,7 @@ import { TEST_CREDENTIALS, TEST_MASTER_KEY, TEST_MASTER_SECRET } from "./support
 import { run, startService, type ServiceProcess } from "./support/process.js";
 import { parseWithSdk, readWrite } from "./support/pubnub-sdk.js";
 
-/** The environment without any of the service's settings, plus the given ones. */
+/** Returns the environment without any of the service's settings, plus the given ones. */
 function serviceEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: "0", LOG_LEVEL: "info", ...settings };
   for (const name of ["RED5_MASTER_KEY", "RED5_MASTER_SECRET", "PUBNUB_ORIGIN", "HOST", "TLS_CERT_FILE", "TLS_KEY_FILE"]) {

@@ -31,7 +31,7 @@ function base64url(text: string): string {
   return Buffer.from(text, "utf8").toString("base64url");
 }
 
-/** The conference token Red5's SDK would produce, built from the format's rules alone. */
+/** Builds the conference token Red5's SDK would produce, from the format's rules alone. */
 function expectedConferenceToken(claims: Record<string, unknown>): string {
   const signingInput = `${base64url('{"alg":"HS256","typ":"JWT"}')}.${base64url(JSON.stringify(claims))}`;
   const signature = createHmac("sha256", TEST_CREDENTIALS.conferenceSecret).update(signingInput).digest("base64url");

@@ -1,9 +1,9 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
 
-/** Name of the environment variable that holds the Red5 master key. */
+/** Name of the environment variable that contains the Red5 master key. */
 export const MASTER_KEY_VARIABLE = "RED5_MASTER_KEY";
 
-/** Name of the environment variable that holds the Red5 master secret. */
+/** Name of the environment variable that contains the Red5 master secret. */
 export const MASTER_SECRET_VARIABLE = "RED5_MASTER_SECRET";
 
 /** Number of leading master key characters that Red5 derives the AES key from. */
@@ -47,7 +47,7 @@ export class MasterCredentialsError extends Error {
 /**
  * Decodes a Red5 master secret with its master key.
  *
- * The secret is base64 text whose decoded bytes are ASCII hex; the hex is AES-128-ECB ciphertext
+ * The secret is base64 text whose decoded bytes are ASCII hex. The hex is AES-128-ECB ciphertext
  * with PKCS#7 padding, keyed with the MD5 digest of the master key's first 16 characters. The
  * plaintext joins the five credentials with "|". This is Red5's format, weak cryptography
  * included. Throws MasterCredentialsError on any failure.

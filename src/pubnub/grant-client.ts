@@ -3,7 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Pool, errors as undiciErrors } from "undici";
 import { signRequest } from "./signature.js";
 
-/** What to grant: one authorized user and a set of channels, each with a permission bitmask. */
+/** A grant: one authorized user and a set of channels, each with a permission bitmask. */
 export interface GrantRequest {
   /** PubNub user id that alone may use the token ("authorized_uuid"). */
   readonly authorizedUuid: string;
@@ -40,11 +40,11 @@ export interface GrantClientOptions {
   readonly random?: () => number;
 }
 
-/** Why a grant failed, for mapping to a status a caller can act on. */
+/** Cause of a failed grant, for mapping to a status a caller can act on. */
 export type GrantFailureKind =
   /** PubNub kept failing with 5xx, 429, network errors or attempt timeouts. Worth retrying later. */
   | "unavailable"
-  /** The caller's time ran out before PubNub answered. */
+  /** The caller's deadline passed before PubNub responded. */
   | "deadline-exceeded"
   /** PubNub rejected the request (403, 400): credentials, signature or clock are wrong. */
   | "rejected"
@@ -82,10 +82,10 @@ const MAX_RESPONSE_BYTES = 64 * 1024;
  * Client for PubNub Access Manager v3 grants: POST /v3/pam/{subscribeKey}/grant, signed with
  * signature v2.
  *
- * Unlike the official SDK, it keeps connections alive in a pool, bounds every attempt by the
- * caller's deadline, and retries transient failures (5xx, 429, network errors, attempt timeouts)
- * a bounded number of times with full jitter, each attempt with a fresh timestamp, request id and
- * signature.
+ * Unlike the official SDK, it keeps connections alive in a pool and bounds every attempt by the
+ * caller's deadline. It retries transient failures (5xx, 429, network errors, attempt timeouts) a
+ * bounded number of times with full jitter, and signs each attempt anew with a fresh timestamp and
+ * request id.
  */
 export class PubNubGrantClient {
   private readonly pool: Pool;
@@ -123,7 +123,7 @@ export class PubNubGrantClient {
     for (let attempt = 1; ; attempt++) {
       const remainingMs = deadline - performance.now();
       if (remainingMs <= 0) {
-        throw new GrantError("deadline-exceeded", "deadline exceeded before PubNub answered", undefined, attempt - 1);
+        throw new GrantError("deadline-exceeded", "deadline exceeded before PubNub responded", undefined, attempt - 1);
       }
 
       const attemptMs = Math.min(this.attemptTimeoutMs, remainingMs);
@@ -247,7 +247,7 @@ interface PubNubResponseBody {
 }
 
 /**
- * Reads PubNub's answer. A body whose "status" is 400 or more is an error even under HTTP 200.
+ * Interprets PubNub's response. A body whose "status" is 400 or more is an error even under HTTP 200.
  * 5xx and 429 are transient; other 4xx mean PubNub rejected the request.
  */
 function interpretResponse(httpStatus: number, text: string): AttemptResult {

@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import { GrantError } from "../pubnub/grant-client.js";
 import { toConnectError } from "../service/errors.js";
 
-/** Longest id echoed into a log record; longer ids are cut, since invalid requests are logged too. */
+/** Maximum length of an id copied into a log record. Longer ids are cut, because invalid requests are logged too. */
 const MAX_LOGGED_ID_LENGTH = 128;
 
 /** Request fields copied into each call's log record; tokens and other fields never are. */
@@ -73,7 +73,7 @@ function logFailure(logger: Logger, record: object, startedAt: number, error: Co
 
 /**
  * A call cancelled by its deadline shows up as a cancelled upstream request. The handler
- * context's signal holds the real reason, DEADLINE_EXCEEDED or CANCELED.
+ * context's signal contains the real reason, DEADLINE_EXCEEDED or CANCELED.
  */
 function mapError(error: unknown, signal: AbortSignal): ConnectError {
   if (signal.aborted && error instanceof GrantError && error.kind === "cancelled") {

@@ -8,7 +8,7 @@ type NodeHandler = (
 
 /**
  * Wraps a handler so that the grpc-message trailer is percent-encoded as the gRPC specification
- * asks: only bytes outside printable ASCII, and "%" itself.
+ * requires: only bytes outside printable ASCII, and "%" itself.
  *
  * connect-node encodes it with encodeURIComponent, which also encodes ":", ",", "/" and the like,
  * and grpc-js decodes it with decodeURI, which leaves those escaped, so grpc-js callers would read

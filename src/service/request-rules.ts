@@ -1,7 +1,7 @@
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { createValidator, type Violation } from "@bufbuild/protovalidate";
 
-/** Longest token lifetime PubNub grants, in minutes (30 days). */
+/** Maximum token lifetime PubNub grants, in minutes (30 days). */
 export const PUBNUB_MAX_TTL_MINUTES = 43_200;
 
 /** Token lifetime when a request leaves it unset, in minutes. */
@@ -11,7 +11,7 @@ export const DEFAULT_TOKEN_MINUTES = 60;
 export interface FieldViolation {
   /** Proto field name, such as "room_id"; "" for a rule on the whole message. */
   readonly field: string;
-  /** What is wrong and how to fix it. */
+  /** Description of the problem and its fix. */
   readonly description: string;
   /** Stable rule id, such as "string.max_len". */
   readonly reason: string;

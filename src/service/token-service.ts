@@ -26,14 +26,14 @@ export interface TokenGranter {
   grantToken(request: GrantRequest, timeoutMs: number, signal?: AbortSignal): Promise<string>;
 }
 
-/** What the token service needs; the caller owns each part's lifetime. */
+/** Dependencies of the token service. The caller owns each one's lifetime. */
 export interface TokenServiceDeps {
   readonly credentials: MasterCredentials;
   readonly conferenceKey: ConferenceSigningKey;
   readonly granter: TokenGranter;
   /** Wall clock in Unix milliseconds. */
   readonly now: () => number;
-  /** Longest token lifetime this deployment issues, in minutes, at most 43200. */
+  /** Maximum token lifetime this deployment issues, in minutes, at most 43200. */
   readonly maxMinutes: number;
   /** Time a call without a deadline may take, in milliseconds. */
   readonly callBudgetMs: number;

@@ -4,7 +4,7 @@ import { SignJWT } from "jose";
 /** Conference role names as they appear in the token's "role" claim. */
 export type ConferenceRole = "admin" | "publisher" | "subscriber";
 
-/** What a conference token asserts, before the times are added. */
+/** Claims of a conference token, with its issue time and lifetime. */
 export interface ConferenceTokenInput {
   readonly userId: string;
   readonly roomId: string;

@@ -12,7 +12,7 @@ export function parseWithSdk(token: string): PubNub.PAM.Token {
   return parsed;
 }
 
-/** The permission set parseToken reports for read and write alone. */
+/** Returns the permission set parseToken reports for read and write alone. */
 export function readWrite(read: boolean, write: boolean) {
   return { read, write, manage: false, delete: false, get: false, update: false, join: false };
 }
