@@ -1,9 +1,6 @@
-import http2 from "node:http2";
-import type { AddressInfo } from "node:net";
-
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient, type ConnectRouter } from "@connectrpc/connect";
-import { connectNodeAdapter, createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
@@ -17,6 +14,7 @@ import {
 import { TokenService } from "../gen/red5/token/v1/token_service_pb.js";
 import { HealthStatus, ServingStatus, registerHealth } from "../src/server/health.js";
 import { registerReflection } from "../src/server/reflection.js";
+import { startServer, stopServer, type RunningServer } from "./support/connect-server.js";
 
 const TOKEN_SERVICE = "red5.token.v1.TokenService";
 
@@ -43,33 +41,6 @@ const watchMethod: grpc.MethodDefinition<HealthCheckRequest, HealthCheckResponse
   responseStream: true,
 };
 
-interface RunningServer {
-  readonly server: http2.Http2Server;
-  readonly address: string;
-  readonly sessions: Set<http2.ServerHttp2Session>;
-}
-
-async function startServer(routes: (router: ConnectRouter) => void): Promise<RunningServer> {
-  const server = http2.createServer(connectNodeAdapter({ routes }));
-  const sessions = new Set<http2.ServerHttp2Session>();
-  server.on("session", (session) => {
-    sessions.add(session);
-    session.once("close", () => sessions.delete(session));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  return { server, address: `127.0.0.1:${port}`, sessions };
-}
-
-async function stopServer({ server, sessions }: RunningServer): Promise<void> {
-  for (const session of sessions) {
-    session.destroy();
-  }
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-}
 
 function check(client: grpc.Client, service: string): Promise<HealthCheckResponse> {
   return new Promise((resolve, reject) => {

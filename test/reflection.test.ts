@@ -1,6 +1,4 @@
 import { execFile } from "node:child_process";
-import http2 from "node:http2";
-import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 
 import {
@@ -15,8 +13,6 @@ import {
 } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
 import { field as fieldRules } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
-import type { ConnectRouter } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -26,6 +22,7 @@ import * as v1alpha from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { TokenService } from "../gen/red5/token/v1/token_service_pb.js";
 import { HealthStatus, registerHealth } from "../src/server/health.js";
 import { registerReflection } from "../src/server/reflection.js";
+import { startServer, stopServer, type RunningServer } from "./support/connect-server.js";
 
 const BUF = fileURLToPath(new URL("../node_modules/.bin/buf", import.meta.url));
 
@@ -180,33 +177,6 @@ function outputLines(output: string): string[] {
   return output.split("\n").filter((line) => line !== "");
 }
 
-interface RunningServer {
-  readonly server: http2.Http2Server;
-  readonly address: string;
-  readonly sessions: Set<http2.ServerHttp2Session>;
-}
-
-async function startServer(routes: (router: ConnectRouter) => void): Promise<RunningServer> {
-  const server = http2.createServer(connectNodeAdapter({ routes }));
-  const sessions = new Set<http2.ServerHttp2Session>();
-  server.on("session", (session) => {
-    sessions.add(session);
-    session.once("close", () => sessions.delete(session));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  return { server, address: `127.0.0.1:${port}`, sessions };
-}
-
-async function stopServer({ server, sessions }: RunningServer): Promise<void> {
-  for (const session of sessions) {
-    session.destroy();
-  }
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-}
 
 let running: RunningServer;
 let baseUrl: string;

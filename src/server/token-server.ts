@@ -3,6 +3,7 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { file_google_rpc_error_details } from "../../gen/google/rpc/error_details_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { TokenService } from "../../gen/red5/token/v1/token_service_pb.js";
+import type { Config } from "../config.js";
 import type { MasterCredentials } from "../credentials/master-credentials.js";
 import { PubNubGrantClient, type GrantClientOptions } from "../pubnub/grant-client.js";
 import { createTokenService, type TokenGranter } from "../service/token-service.js";
@@ -17,22 +18,28 @@ import { registerReflection } from "./reflection.js";
 /** Name and version sent to PubNub as "pnsdk". */
 const SDK_NAME = "red5-token-service/0.1.0";
 
+/** Settings taken over from the configuration unchanged; see Config for each one's meaning. */
+type ServerSettings = Pick<
+  Config,
+  | "host"
+  | "port"
+  | "pubnubServerUuid"
+  | "pubnubMaxAttempts"
+  | "pubnubAttemptTimeoutMs"
+  | "pubnubConnections"
+  | "tokenMaxMinutes"
+  | "callBudgetMs"
+  | "maxRequestBytes"
+  | "http2MaxConcurrentStreams"
+>;
+
 /** Everything the token server needs, resolved from the configuration by the caller. */
-export interface TokenServerOptions {
-  readonly host: string;
-  /** 0 picks a free port. */
-  readonly port: number;
+export interface TokenServerOptions extends ServerSettings {
+  /** PEM certificate chain and private key; without them the server speaks cleartext. */
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
   readonly credentials: MasterCredentials;
+  /** PubNub REST origin: PubNub itself, or the emulator in development mode. */
   readonly pubnubOrigin: string;
-  readonly pubnubServerUuid: string;
-  readonly pubnubMaxAttempts: number;
-  readonly pubnubAttemptTimeoutMs: number;
-  readonly pubnubConnections: number;
-  readonly tokenMaxMinutes: number;
-  readonly callBudgetMs: number;
-  readonly maxRequestBytes: number;
-  readonly http2MaxConcurrentStreams: number;
   readonly logger: Logger;
   /** Wall clock in Unix milliseconds. Default: Date.now. */
   readonly now?: () => number;

@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { create, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
@@ -58,15 +58,7 @@ async function issueConferenceToken(
   request: IssueConferenceTokenRequest,
   context: HandlerContext,
 ): Promise<IssueConferenceTokenResponse> {
-  const violations = [
-    ...checkDeclaredRules(IssueConferenceTokenRequestSchema, request),
-    ...checkMaxMinutes("expiration_minutes", request.expirationMinutes, deps.maxMinutes),
-  ];
-  if (violations.length > 0) {
-    throw invalidArgument(violations);
-  }
-
-  const minutes = request.expirationMinutes ?? DEFAULT_TOKEN_MINUTES;
+  const minutes = checkRequest(IssueConferenceTokenRequestSchema, request, "expiration_minutes", request.expirationMinutes, deps.maxMinutes);
   const issuedAt = unixSeconds(deps.now());
   // Red5's SDK grants read and write on the room chat for every role.
   const grants = channelWithPresence(request.roomId, true, true);
@@ -104,15 +96,7 @@ async function issueChatToken(
   request: IssueChatTokenRequest,
   context: HandlerContext,
 ): Promise<IssueChatTokenResponse> {
-  const violations = [
-    ...checkDeclaredRules(IssueChatTokenRequestSchema, request),
-    ...checkMaxMinutes("ttl_minutes", request.ttlMinutes, deps.maxMinutes),
-  ];
-  if (violations.length > 0) {
-    throw invalidArgument(violations);
-  }
-
-  const minutes = request.ttlMinutes ?? DEFAULT_TOKEN_MINUTES;
+  const minutes = checkRequest(IssueChatTokenRequestSchema, request, "ttl_minutes", request.ttlMinutes, deps.maxMinutes);
   const issuedAt = unixSeconds(deps.now());
   const grants = channelWithPresence(request.channelId, request.read, request.write);
   const token = await grant(deps, context, request.userId, minutes, grants);
@@ -123,6 +107,24 @@ async function issueChatToken(
     expireTime: timestampFromMs((issuedAt + minutes * 60) * 1000),
     grants: grants.map((permission) => create(ChannelGrantSchema, permission)),
   });
+}
+
+/**
+ * Checks a request against its declared rules and the deployment's maximum lifetime, and returns
+ * the lifetime in minutes, 60 when unset. Throws INVALID_ARGUMENT listing every broken rule.
+ */
+function checkRequest<Desc extends DescMessage>(
+  schema: Desc,
+  request: MessageShape<Desc>,
+  minutesField: string,
+  minutes: number | undefined,
+  maxMinutes: number,
+): number {
+  const violations = [...checkDeclaredRules(schema, request), ...checkMaxMinutes(minutesField, minutes, maxMinutes)];
+  if (violations.length > 0) {
+    throw invalidArgument(violations);
+  }
+  return minutes ?? DEFAULT_TOKEN_MINUTES;
 }
 
 /** Asks PubNub for a token within the call's deadline, or the server's budget when it has none. */
