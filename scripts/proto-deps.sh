@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Extracts buf/validate/validate.proto, which proto/red5 imports, from the protovalidate-java jar
-# on Maven Central into third_party/protovalidate (git-ignored). The Buf Schema Registry, where buf would
-# normally resolve this dependency, is not reachable from every build machine; Maven Central is.
+# Refreshes third_party/protovalidate/buf/validate/validate.proto, which proto/red5 imports, from the
+# protovalidate-java jar on Maven Central. The file is committed, because the Buf Schema Registry,
+# where buf would normally resolve this dependency, is not reachable from every build machine.
 set -euo pipefail
 
 version=1.3.0

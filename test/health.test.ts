@@ -10,8 +10,8 @@ import {
   HealthCheckResponseSchema,
   type HealthCheckRequest,
   type HealthCheckResponse,
-} from "../gen/grpc/health/v1/health_pb.js";
-import { TokenService } from "../gen/red5/token/v1/token_service_pb.js";
+} from "../gen/ts/grpc/health/v1/health_pb.js";
+import { TokenService } from "../gen/ts/red5/token/v1/token_service_pb.js";
 import { HealthStatus, ServingStatus, registerHealth } from "../src/server/health.js";
 import { registerReflection } from "../src/server/reflection.js";
 import { startServer, stopServer, type RunningServer } from "./support/connect-server.js";

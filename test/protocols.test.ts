@@ -2,8 +2,8 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BadRequestSchema } from "../gen/google/rpc/error_details_pb.js";
-import { IssueChatTokenRequestSchema, Role, TokenService } from "../gen/red5/token/v1/token_service_pb.js";
+import { BadRequestSchema } from "../gen/ts/google/rpc/error_details_pb.js";
+import { IssueChatTokenRequestSchema, Role, TokenService } from "../gen/ts/red5/token/v1/token_service_pb.js";
 import { FROZEN_SECONDS, startHarness, type Harness } from "./support/harness.js";
 import { parseWithSdk } from "./support/pubnub-sdk.js";
 

@@ -16,10 +16,10 @@ import { field as fieldRules } from "@bufbuild/protovalidate/gen/buf/validate/va
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { Health } from "../gen/grpc/health/v1/health_pb.js";
-import * as v1 from "../gen/grpc/reflection/v1/reflection_pb.js";
-import * as v1alpha from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
-import { TokenService } from "../gen/red5/token/v1/token_service_pb.js";
+import { Health } from "../gen/ts/grpc/health/v1/health_pb.js";
+import * as v1 from "../gen/ts/grpc/reflection/v1/reflection_pb.js";
+import * as v1alpha from "../gen/ts/grpc/reflection/v1alpha/reflection_pb.js";
+import { TokenService } from "../gen/ts/red5/token/v1/token_service_pb.js";
 import { HealthStatus, registerHealth } from "../src/server/health.js";
 import { registerReflection } from "../src/server/reflection.js";
 import { startServer, stopServer, type RunningServer } from "./support/connect-server.js";

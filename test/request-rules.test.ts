@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { IssueChatTokenRequestSchema, IssueConferenceTokenRequestSchema, Role } from "../gen/red5/token/v1/token_service_pb.js";
+import { IssueChatTokenRequestSchema, IssueConferenceTokenRequestSchema, Role } from "../gen/ts/red5/token/v1/token_service_pb.js";
 import { badRequestOf, createTokenServiceGrpcJs, type TokenServiceGrpcJs } from "./support/grpc-js-client.js";
 import { startHarness, type Harness } from "./support/harness.js";
 

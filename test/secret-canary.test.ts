@@ -3,7 +3,7 @@ import { ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import type { ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { IssueChatTokenRequestSchema, IssueConferenceTokenRequestSchema, Role, TokenService } from "../gen/red5/token/v1/token_service_pb.js";
+import { IssueChatTokenRequestSchema, IssueConferenceTokenRequestSchema, Role, TokenService } from "../gen/ts/red5/token/v1/token_service_pb.js";
 import { createTokenServiceGrpcJs } from "./support/grpc-js-client.js";
 import { startHarness, TEST_CREDENTIALS, TEST_MASTER_KEY, TEST_MASTER_SECRET, type Harness } from "./support/harness.js";
 

@@ -8,7 +8,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { IssueChatTokenRequestSchema, TokenService } from "../gen/red5/token/v1/token_service_pb.js";
+import { IssueChatTokenRequestSchema, TokenService } from "../gen/ts/red5/token/v1/token_service_pb.js";
 import { createTokenServiceGrpcJs } from "./support/grpc-js-client.js";
 import { startHarness, type Harness } from "./support/harness.js";
 import { parseWithSdk } from "./support/pubnub-sdk.js";

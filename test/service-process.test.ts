@@ -1,7 +1,7 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BadRequestSchema } from "../gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema } from "../gen/ts/google/rpc/error_details_pb.js";
 import { startPubNubEmulator, type PubNubEmulator } from "../src/emulator/pubnub-emulator.js";
 import { TEST_CREDENTIALS, TEST_MASTER_KEY, TEST_MASTER_SECRET } from "./support/harness.js";
 import { run, startService, type ServiceProcess } from "./support/process.js";

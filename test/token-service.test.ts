@@ -4,7 +4,7 @@ import type { ServiceError } from "@grpc/grpc-js";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { decodeProtectedHeader, jwtVerify } from "jose";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { IssueChatTokenRequestSchema, IssueConferenceTokenRequestSchema, Role } from "../gen/red5/token/v1/token_service_pb.js";
+import { IssueChatTokenRequestSchema, IssueConferenceTokenRequestSchema, Role } from "../gen/ts/red5/token/v1/token_service_pb.js";
 import { mintToken } from "../src/emulator/pubnub-emulator.js";
 import { createTokenServiceGrpcJs, type TokenServiceGrpcJs } from "./support/grpc-js-client.js";
 import { FROZEN_SECONDS, startHarness, TEST_CREDENTIALS, type Harness } from "./support/harness.js";

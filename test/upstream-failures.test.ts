@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
-import { IssueChatTokenRequestSchema } from "../gen/red5/token/v1/token_service_pb.js";
+import { IssueChatTokenRequestSchema } from "../gen/ts/red5/token/v1/token_service_pb.js";
 import { createTokenServiceGrpcJs, type TokenServiceGrpcJs } from "./support/grpc-js-client.js";
 import { FROZEN_MS, startHarness, type Harness, type HarnessOverrides } from "./support/harness.js";
 

@@ -1,8 +1,8 @@
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { ConnectRouter } from "@connectrpc/connect";
-import { file_google_rpc_error_details } from "../../gen/google/rpc/error_details_pb.js";
-import { Health } from "../../gen/grpc/health/v1/health_pb.js";
-import { TokenService } from "../../gen/red5/token/v1/token_service_pb.js";
+import { file_google_rpc_error_details } from "../../gen/ts/google/rpc/error_details_pb.js";
+import { Health } from "../../gen/ts/grpc/health/v1/health_pb.js";
+import { TokenService } from "../../gen/ts/red5/token/v1/token_service_pb.js";
 import type { Config } from "../config.js";
 import type { MasterCredentials } from "../credentials/master-credentials.js";
 import { PubNubGrantClient, type GrantClientOptions } from "../pubnub/grant-client.js";

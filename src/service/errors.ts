@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { GrantError } from "../pubnub/grant-client.js";
 import type { FieldViolation } from "./request-rules.js";
 

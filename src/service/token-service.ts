@@ -13,7 +13,7 @@ import {
   type IssueChatTokenResponse,
   type IssueConferenceTokenRequest,
   type IssueConferenceTokenResponse,
-} from "../../gen/red5/token/v1/token_service_pb.js";
+} from "../../gen/ts/red5/token/v1/token_service_pb.js";
 import type { MasterCredentials } from "../credentials/master-credentials.js";
 import type { GrantRequest } from "../pubnub/grant-client.js";
 import { channelWithPresence, permissionBits, type ChannelPermission } from "../tokens/chat-permissions.js";

@@ -1,15 +1,15 @@
 import { fromBinary, toBinary, type DescMessage, type DescService, type MessageShape } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
-import { BadRequestSchema, type BadRequest } from "../../gen/google/rpc/error_details_pb.js";
-import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
+import { BadRequestSchema, type BadRequest } from "../../gen/ts/google/rpc/error_details_pb.js";
+import { StatusSchema } from "../../gen/ts/google/rpc/status_pb.js";
 import {
   TokenService,
   type IssueChatTokenRequestSchema,
   type IssueChatTokenResponseSchema,
   type IssueConferenceTokenRequestSchema,
   type IssueConferenceTokenResponseSchema,
-} from "../../gen/red5/token/v1/token_service_pb.js";
+} from "../../gen/ts/red5/token/v1/token_service_pb.js";
 
 /** A grpc-js unary call that resolves with the response or rejects with the ServiceError. */
 export type UnaryCall<I extends DescMessage, O extends DescMessage> = (
