@@ -1,0 +1,7 @@
+export {
+  TokenServiceClient,
+  TokenServiceError,
+  type ConferenceRoleName,
+  type FieldViolation,
+  type TokenServiceClientOptions,
+} from "./token-service-client.js";
