@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Fails when the contract in proto/ changes in a way that breaks wire or JSON compatibility
+# (buf breaking, WIRE_JSON rules): for each commit that touched the contract, against its parent,
+# and for uncommitted changes, against HEAD. History starts at the commit that added
+# third_party/protovalidate, because older commits cannot be built on their own.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+buf=node_modules/.bin/buf
+base=$(git log --format=%H --diff-filter=A -1 -- third_party/protovalidate/buf/validate/validate.proto)
+if [ -z "$base" ]; then
+  echo "check-breaking: no commit adds third_party/protovalidate; nothing to compare" >&2
+  exit 1
+fi
+
+status=0
+for commit in $(git rev-list --reverse "$base..HEAD" -- proto third_party buf.yaml); do
+  if ! "$buf" breaking ".git#ref=$commit" --against ".git#ref=$commit~1"; then
+    echo "check-breaking: commit $(git log --format='%h %s' -1 "$commit") breaks the contract" >&2
+    status=1
+  fi
+done
+
+if ! "$buf" breaking --against ".git#ref=HEAD"; then
+  echo "check-breaking: uncommitted changes break the contract" >&2
+  status=1
+fi
+exit "$status"
