@@ -49,7 +49,7 @@ describe("check-breaking.sh", () => {
     const result = await checkBreaking();
 
     expect(result.code).toBe(1);
-    expect(result.stdout).toContain('changed from "4" to "6"');
+    expect(result.stdout).toContain('Previously present field "4" with name "write"');
     expect(result.stderr).toContain("Renumber write breaks the contract");
   });
 
