@@ -42,6 +42,13 @@ describe("npm start in development mode", () => {
     expect(service.stderr()).toContain("Its tokens work with");
   });
 
+  it("exports the built client as red5-token-service/client", async () => {
+    const result = await run("node", ["--input-type=module", "-e", 'const m = await import("red5-token-service/client"); console.log(typeof m.TokenServiceClient, typeof m.TokenServiceError);']);
+
+    expect(result.stderr).toBe("");
+    expect(result.stdout.trim()).toBe("function function");
+  });
+
   it("listens on loopback only", () => {
     expect(service.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });
