@@ -29,8 +29,8 @@ type options struct {
 	conn      *grpc.ClientConn
 }
 
-// WithTLS connects over TLS with config. A nil config means TLS with the system's root
-// certificates, which is also what New uses when neither WithTLS nor WithInsecure is given.
+// WithTLS connects over TLS with config. A nil config means TLS 1.2 or later with the system's
+// root certificates, which is also what New uses when neither WithTLS nor WithInsecure is given.
 func WithTLS(config *tls.Config) Option {
 	return func(o *options) {
 		if config == nil {
@@ -49,7 +49,8 @@ func WithInsecure() Option {
 	}
 }
 
-// WithBearerKey sends "authorization: Bearer <key>" with every call.
+// WithBearerKey sends "authorization: Bearer <key>" with every call. An empty key sends no
+// header.
 //
 // NOTE: the service does not check this header yet, so anyone who can reach it can mint tokens.
 // The option exists so that callers can set the key now and keep working once the service
@@ -73,8 +74,8 @@ func WithConn(conn *grpc.ClientConn) Option {
 
 // New returns a client for the TokenService at target, a gRPC target such as "127.0.0.1:8080"
 // or "dns:///tokens.example.com:443". It connects over TLS with the system's root certificates
-// unless WithTLS, WithInsecure or WithConn says otherwise. Like grpc.NewClient, it does not
-// connect before the first call.
+// unless WithTLS, WithInsecure or WithConn sets another transport. Like grpc.NewClient, it does
+// not connect before the first call.
 func New(target string, opts ...Option) (*Client, error) {
 	var settings options
 	for _, opt := range opts {

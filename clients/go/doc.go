@@ -18,4 +18,9 @@
 // Errors from the service are *Error values, which keep the gRPC code, the message and the field
 // violations of INVALID_ARGUMENT. Arguments that a request cannot carry, such as an unknown role,
 // are rejected before any request is sent, with an *ArgumentError.
+//
+// NOTE: neither this module nor the generated module gen/go is published yet. This module's
+// go.mod replaces gen/go with ../../gen/go, and a replace directive applies only to the main
+// module, so a program that uses this package needs replace directives for both modules, such
+// as the ones in examples/go/go.mod.
 package red5token

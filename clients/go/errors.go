@@ -33,7 +33,7 @@ type Error struct {
 type FieldViolation struct {
 	// Field is the request field's name in the proto, such as "room_id".
 	Field string
-	// Description says what the field must be.
+	// Description states what the field must be, such as "value is required".
 	Description string
 	// Reason is the rule id, such as "required" or "channel.no_reserved_characters".
 	Reason string

@@ -30,7 +30,7 @@ type ArgumentError struct {
 	Argument string
 	// Value is the rejected value, quoted when it is a string.
 	Value string
-	// Reason says what the argument must be.
+	// Reason states what the argument must be.
 	Reason string
 }
 

@@ -70,7 +70,7 @@ func (c *Client) GetChatToken(ctx context.Context, userID, channelID string, rea
 
 // IssueConferenceToken sends request as it is and returns the whole response: the token, its
 // issue and expiry times, the role and the chat permissions granted. Leaving
-// request.ExpirationMinutes nil asks for the service's default of 60 minutes. Errors from the
+// request.ExpirationMinutes nil gets the service's default of 60 minutes. Errors from the
 // service are *Error values.
 func (c *Client) IssueConferenceToken(ctx context.Context, request *tokenv1.IssueConferenceTokenRequest, opts ...grpc.CallOption) (*tokenv1.IssueConferenceTokenResponse, error) {
 	response, err := c.stub.IssueConferenceToken(ctx, request, c.withCallOptions(opts)...)
@@ -82,7 +82,7 @@ func (c *Client) IssueConferenceToken(ctx context.Context, request *tokenv1.Issu
 
 // IssueChatToken sends request as it is and returns the whole response: the token, its issue and
 // expiry times and the permissions granted on the channel and its presence channel. Leaving
-// request.TtlMinutes nil asks for the service's default of 60 minutes. Errors from the service
+// request.TtlMinutes nil gets the service's default of 60 minutes. Errors from the service
 // are *Error values.
 func (c *Client) IssueChatToken(ctx context.Context, request *tokenv1.IssueChatTokenRequest, opts ...grpc.CallOption) (*tokenv1.IssueChatTokenResponse, error) {
 	response, err := c.stub.IssueChatToken(ctx, request, c.withCallOptions(opts)...)
