@@ -80,8 +80,15 @@ export function loadConfig(env: Environment): Config {
 }
 
 function readCredentialSource(env: Environment): CredentialSource {
-  const masterKey = nonEmpty(env[MASTER_KEY_VARIABLE]);
-  const masterSecret = nonEmpty(env[MASTER_SECRET_VARIABLE]);
+  // An empty value is an error rather than "unset": a secret store that hands out an empty string
+  // must not switch a production deployment to development mode.
+  for (const variable of [MASTER_KEY_VARIABLE, MASTER_SECRET_VARIABLE]) {
+    if (env[variable] !== undefined && env[variable]?.trim() === "") {
+      throw new ConfigError(variable, "is set but empty. Set it to the value from the Red5 Cloud console, or unset both for development mode.");
+    }
+  }
+  const masterKey = env[MASTER_KEY_VARIABLE];
+  const masterSecret = env[MASTER_SECRET_VARIABLE];
   if (masterKey !== undefined && masterSecret !== undefined) {
     return { kind: "configured", masterKey, masterSecret };
   }
@@ -124,12 +131,12 @@ function readOrigin(env: Environment): string {
     throw new ConfigError("PUBNUB_ORIGIN", "is not a URL. Use e.g. https://ps.pndsn.com.");
   }
 
-  const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
+  const loopback = url.hostname === "localhost" || url.hostname === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
   if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
     throw new ConfigError("PUBNUB_ORIGIN", "must use https (plain http is allowed only on loopback).");
   }
-  if (url.pathname !== "/" || url.search !== "" || url.hash !== "" || url.username !== "") {
-    throw new ConfigError("PUBNUB_ORIGIN", "must be a bare origin such as https://ps.pndsn.com, without path or query.");
+  if (url.pathname !== "/" || url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") {
+    throw new ConfigError("PUBNUB_ORIGIN", "must be a bare origin such as https://ps.pndsn.com, without user, path or query.");
   }
   return url.origin;
 }

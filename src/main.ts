@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { createSecureContext } from "node:tls";
 import { ConfigError, loadConfig, type Config } from "./config.js";
 import {
   decodeMasterCredentials,
@@ -73,7 +74,18 @@ function readTls(config: Config): { cert: Buffer; key: Buffer } | undefined {
   if (config.tls === undefined) {
     return undefined;
   }
-  return { cert: readSettingFile("TLS_CERT_FILE", config.tls.certFile), key: readSettingFile("TLS_KEY_FILE", config.tls.keyFile) };
+  const cert = readSettingFile("TLS_CERT_FILE", config.tls.certFile);
+  const key = readSettingFile("TLS_KEY_FILE", config.tls.keyFile);
+  try {
+    createSecureContext({ cert, key });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "invalid";
+    throw new ConfigError(
+      "TLS_CERT_FILE",
+      `and TLS_KEY_FILE are not a PEM certificate chain and its matching private key (${code}). Check both files.`,
+    );
+  }
+  return { cert, key };
 }
 
 function readSettingFile(setting: string, path: string): Buffer {
@@ -134,7 +146,7 @@ main().catch((error: unknown) => {
     process.exit(EXIT_CONFIG);
   }
   const code = (error as NodeJS.ErrnoException).code;
-  if (code === "EADDRINUSE" || code === "EACCES") {
+  if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL") {
     process.stderr.write(`red5-token-service: cannot listen (${code}); set PORT to a free port or HOST to a local address\n`);
     process.exit(EXIT_CONFIG);
   }

@@ -63,6 +63,7 @@ describe("loadConfig", () => {
     ["http://127.0.0.1:4000", "http://127.0.0.1:4000"],
     ["http://localhost:4000/", "http://localhost:4000"],
     ["http://[::1]:4000", "http://[::1]:4000"],
+    ["http://127.0.0.2:4000", "http://127.0.0.2:4000"],
   ])("allows plain http on loopback: %s", (origin, expected) => {
     expect(loadConfig({ PUBNUB_ORIGIN: origin }).pubnubOrigin).toBe(expected);
   });
@@ -77,7 +78,10 @@ describe("loadConfig", () => {
     ["RED5_MASTER_KEY", { RED5_MASTER_SECRET: "c2VjcmV0" }, "RED5_MASTER_KEY is not set but RED5_MASTER_SECRET is. Set both, or neither for local development mode."],
     ["PUBNUB_ORIGIN", { PUBNUB_ORIGIN: "ps.pndsn.com" }, "PUBNUB_ORIGIN is not a URL. Use e.g. https://ps.pndsn.com."],
     ["PUBNUB_ORIGIN", { PUBNUB_ORIGIN: "http://ps.pndsn.com" }, "PUBNUB_ORIGIN must use https (plain http is allowed only on loopback)."],
-    ["PUBNUB_ORIGIN", { PUBNUB_ORIGIN: "https://ps.pndsn.com/v3" }, "PUBNUB_ORIGIN must be a bare origin such as https://ps.pndsn.com, without path or query."],
+    ["PUBNUB_ORIGIN", { PUBNUB_ORIGIN: "https://ps.pndsn.com/v3" }, "PUBNUB_ORIGIN must be a bare origin such as https://ps.pndsn.com, without user, path or query."],
+    ["PUBNUB_ORIGIN", { PUBNUB_ORIGIN: "https://:hunter2@ps.pndsn.com" }, "PUBNUB_ORIGIN must be a bare origin such as https://ps.pndsn.com, without user, path or query."],
+    ["RED5_MASTER_KEY", { RED5_MASTER_KEY: "", RED5_MASTER_SECRET: "" }, "RED5_MASTER_KEY is set but empty. Set it to the value from the Red5 Cloud console, or unset both for development mode."],
+    ["RED5_MASTER_SECRET", { RED5_MASTER_KEY: "k".repeat(32), RED5_MASTER_SECRET: " " }, "RED5_MASTER_SECRET is set but empty. Set it to the value from the Red5 Cloud console, or unset both for development mode."],
     ["PUBNUB_SERVER_UUID", { PUBNUB_SERVER_UUID: "has space" }, "PUBNUB_SERVER_UUID must be 1 to 92 printable ASCII characters without spaces."],
     ["PUBNUB_MAX_ATTEMPTS", { PUBNUB_MAX_ATTEMPTS: "0" }, 'PUBNUB_MAX_ATTEMPTS must be a whole number from 1 to 10; got "0".'],
     ["PUBNUB_MAX_ATTEMPTS", { PUBNUB_MAX_ATTEMPTS: "11" }, 'PUBNUB_MAX_ATTEMPTS must be a whole number from 1 to 10; got "11".'],

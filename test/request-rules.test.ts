@@ -62,6 +62,8 @@ const USER_ID_CASES = [
   ...ID_CASES,
   { name: "92 characters", value: "u".repeat(92), reason: undefined },
   { name: "93 characters", value: "u".repeat(93), reason: "string.max_len" },
+  { name: "92 emoji", value: "😀".repeat(92), reason: undefined },
+  { name: "93 emoji", value: "😀".repeat(93), reason: "string.max_len" },
   { name: "leading space", value: " user", reason: "id.no_surrounding_whitespace" },
   { name: "trailing tab", value: "user\t", reason: "id.no_control_characters" },
   { name: "inner space", value: "first last", reason: undefined },
@@ -72,6 +74,8 @@ const CHANNEL_CASES = [
   ...ID_CASES,
   { name: "85 characters", value: "r".repeat(85), reason: undefined },
   { name: "86 characters", value: "r".repeat(86), reason: "string.max_len" },
+  { name: "85 emoji", value: "😀".repeat(85), reason: undefined },
+  { name: "86 emoji", value: "😀".repeat(86), reason: "string.max_len" },
   ...[",", ":", "*", "/", "\\", ".", " "].map((character) => ({
     name: `reserved ${JSON.stringify(character)}`,
     value: `room${character}1`,
@@ -117,6 +121,20 @@ describe("IssueConferenceToken rules", () => {
     { minutes: 4_294_967_295, reason: "uint32.gte_lte" },
   ])("expiration_minutes $minutes", async ({ minutes, reason }) => {
     await expectRule(issueConferenceToken(conference({ expirationMinutes: minutes })), "expiration_minutes", reason);
+  });
+
+  it("rejects an unset lifetime whose default exceeds the maximum", async () => {
+    const strict = await startHarness({ tokenMaxMinutes: 59 });
+    const client = createTokenServiceGrpcJs(strict.address);
+
+    const conferenceViolations = await violationsOf(client.issueConferenceToken(conference({})));
+    const chatViolations = await violationsOf(client.issueChatToken(chat({})));
+    const allowed = await client.issueChatToken(chat({ ttlMinutes: 59 }));
+    await strict.close();
+
+    expect(conferenceViolations).toEqual([{ field: "expiration_minutes", reason: "server.max_minutes" }]);
+    expect(chatViolations).toEqual([{ field: "ttl_minutes", reason: "server.max_minutes" }]);
+    expect(allowed.token).not.toBe("");
   });
 
   it("reports every broken rule at once", async () => {

@@ -6,11 +6,21 @@ export const MIN_TTL_MINUTES = 1;
 export const MAX_TTL_MINUTES = 43_200;
 
 /**
- * Maximum length of a channel name and of an authorized uuid in PubNub Access Manager. The
- * emulator counts UTF-16 code units, as String.length does.
+ * Maximum length of a channel name and of an authorized uuid in PubNub Access Manager, in
+ * characters (Unicode code points), as the service's own input rules count them.
+ * NOTE: PubNub documents the limit in characters without saying how it counts non-ASCII text.
  */
 export const MAX_CHANNEL_NAME_LENGTH = 92;
 export const MAX_UUID_LENGTH = 92;
+
+/** Counts Unicode code points, so that an emoji counts as one character. */
+function characterCount(text: string): number {
+  let count = 0;
+  for (const _ of text) {
+    count++;
+  }
+  return count;
+}
 
 /** Query parameters that every signed Access Manager request must carry. */
 export const REQUIRED_QUERY_PARAMETERS = ["uuid", "timestamp", "signature"] as const;
@@ -60,8 +70,8 @@ export function channelNameProblem(name: string): string | undefined {
   if (name.length === 0) {
     return "A channel name must not be empty.";
   }
-  if (name.length > MAX_CHANNEL_NAME_LENGTH) {
-    return `Channel name ${JSON.stringify(name)} is ${name.length} characters long; the maximum is ${MAX_CHANNEL_NAME_LENGTH}.`;
+  if (characterCount(name) > MAX_CHANNEL_NAME_LENGTH) {
+    return `Channel name ${JSON.stringify(name)} is ${characterCount(name)} characters long; the maximum is ${MAX_CHANNEL_NAME_LENGTH}.`;
   }
   for (const character of name) {
     if (FORBIDDEN_CHANNEL_CHARACTERS.has(character) || isControlCharacter(character)) {
@@ -99,10 +109,10 @@ function checkResourceName(type: keyof TokenResources, name: string, isPattern: 
       reject("Invalid channel name", problem, location);
     }
   }
-  if (type === "uuids" && name.length > MAX_UUID_LENGTH) {
+  if (type === "uuids" && characterCount(name) > MAX_UUID_LENGTH) {
     reject(
       "Invalid uuid",
-      `Uuid ${JSON.stringify(name)} is ${name.length} characters long; the maximum is ${MAX_UUID_LENGTH}.`,
+      `Uuid ${JSON.stringify(name)} is ${characterCount(name)} characters long; the maximum is ${MAX_UUID_LENGTH}.`,
       location,
     );
   }
@@ -154,7 +164,7 @@ function checkAuthorizedUuid(value: unknown): string | undefined {
   if (value === undefined) {
     return undefined;
   }
-  if (typeof value !== "string" || value.length === 0 || value.length > MAX_UUID_LENGTH) {
+  if (typeof value !== "string" || value.length === 0 || characterCount(value) > MAX_UUID_LENGTH) {
     reject(
       "Invalid uuid",
       `The authorized uuid must be a string of 1 to ${MAX_UUID_LENGTH} characters; got ${JSON.stringify(value)}.`,

@@ -36,20 +36,19 @@ export function checkDeclaredRules<Desc extends DescMessage>(schema: Desc, messa
 }
 
 /**
- * Checks a lifetime against the deployment's maximum, which may be below PubNub's. Values outside
- * 1 to 43200 are left to the declared rules.
+ * Checks a lifetime, or the default that an unset one gets, against the deployment's maximum,
+ * which may be below PubNub's. Values outside 1 to 43200 are left to the declared rules.
  */
 export function checkMaxMinutes(field: string, minutes: number | undefined, maxMinutes: number): FieldViolation[] {
-  if (minutes === undefined || minutes > PUBNUB_MAX_TTL_MINUTES || minutes <= maxMinutes) {
+  const effective = minutes ?? DEFAULT_TOKEN_MINUTES;
+  if (effective > PUBNUB_MAX_TTL_MINUTES || effective <= maxMinutes) {
     return [];
   }
-  return [
-    {
-      field,
-      description: `must be at most ${maxMinutes} minutes on this server; request a shorter lifetime`,
-      reason: "server.max_minutes",
-    },
-  ];
+  const description =
+    minutes === undefined
+      ? `is unset, so it defaults to ${DEFAULT_TOKEN_MINUTES} minutes, more than this server's maximum of ${maxMinutes}; set it to at most ${maxMinutes}`
+      : `must be at most ${maxMinutes} minutes on this server; request a shorter lifetime`;
+  return [{ field, description, reason: "server.max_minutes" }];
 }
 
 function toFieldViolation(violation: Violation): FieldViolation {
