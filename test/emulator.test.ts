@@ -284,11 +284,11 @@ describe("grant through the official SDK", () => {
         sdkClient(skewed).grantToken({ ttl: 60, resources: { channels: { "room-1": READ_WRITE } } }),
       );
 
-      expect(error.status?.statusCode).toBe(400);
+      expect(error.status?.statusCode).toBe(403);
       expect(error.status?.errorData).toMatchObject({
-        error: { message: "Invalid timestamp", details: [{ location: "timestamp", locationType: "query" }] },
+        error: { message: "Request expired", details: [{ location: "timestamp", locationType: "query" }] },
         service: "Access Manager",
-        status: 400,
+        status: 403,
       });
       expect(skewed.counters().grantsIssued).toBe(0);
     } finally {
@@ -451,9 +451,9 @@ describe("grant request checks", () => {
   ])("timestamp offset $offset s accepted: $accepted", async ({ offset, accepted }) => {
     const answer = await callSigned(emulator, { timestampSeconds: FROZEN_SECONDS + offset });
 
-    expect(answer.status).toBe(accepted ? 200 : 400);
+    expect(answer.status).toBe(accepted ? 200 : 403);
     if (!accepted) {
-      expect(answer.json).toMatchObject({ error: { message: "Invalid timestamp" }, status: 400 });
+      expect(answer.json).toMatchObject({ error: { message: "Request expired" }, status: 403 });
     }
   });
 
@@ -461,7 +461,7 @@ describe("grant request checks", () => {
     const strict = await startEmulator({ timestampWindowSeconds: 5 });
     try {
       expect((await callSigned(strict, { timestampSeconds: FROZEN_SECONDS + 5 })).status).toBe(200);
-      expect((await callSigned(strict, { timestampSeconds: FROZEN_SECONDS + 6 })).status).toBe(400);
+      expect((await callSigned(strict, { timestampSeconds: FROZEN_SECONDS + 6 })).status).toBe(403);
     } finally {
       await strict.close();
     }

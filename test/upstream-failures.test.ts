@@ -80,7 +80,6 @@ describe("PubNub failures", () => {
   it.each([
     { name: "403 invalid signature", fault: { kind: "status", status: 403 } as const },
     { name: "403 inside an HTTP 200 body", fault: { kind: "errorInBody", status: 403 } as const },
-    { name: "400", fault: { kind: "status", status: 400 } as const },
   ])("returns FAILED_PRECONDITION for $name without retrying", async ({ fault }) => {
     const issue = await start();
     harness?.emulator.injectFaults(fault);
@@ -90,6 +89,35 @@ describe("PubNub failures", () => {
     expect(error.code).toBe(GrpcStatus.FAILED_PRECONDITION);
     expect(error.details).toBe("PubNub rejected the service's grant request; the operator must check its credentials and clock");
     expect(harness?.emulator.counters().requestsReceived).toBe(1);
+  });
+
+  it("returns INVALID_ARGUMENT with PubNub's reason for a 400", async () => {
+    const issue = await start();
+    harness?.emulator.injectFaults({
+      kind: "status",
+      status: 400,
+      body: '{"error":{"message":"Invalid channel","source":"grant","details":[{"message":"Channel name is reserved.","location":"channels","locationType":"body"}]},"service":"Access Manager","status":400}',
+    });
+
+    const error = await failure(issue(REQUEST));
+
+    expect(error.code).toBe(GrpcStatus.INVALID_ARGUMENT);
+    expect(error.details).toBe("PubNub rejected the grant as invalid: Invalid channel - channels: Channel name is reserved.");
+    expect(harness?.emulator.counters().requestsReceived).toBe(1);
+  });
+
+  it.each([
+    { name: "an empty token", body: '{"data":{"message":"Success","token":""},"service":"Access Manager","status":200}' },
+    { name: "a token with markup", body: '{"data":{"message":"Success","token":"<script>alert(1)</script>"},"service":"Access Manager","status":200}' },
+    { name: "a body that is not JSON", body: "<html>gateway</html>" },
+  ])("treats $name as a transient failure", async ({ body }) => {
+    const issue = await start();
+    harness?.emulator.injectFaults({ kind: "status", status: 200, body });
+
+    const response = await issue(REQUEST);
+
+    expect(response.token).toMatch(/^[A-Za-z0-9_-]+={0,2}$/);
+    expect(harness?.emulator.counters().requestsReceived).toBe(2);
   });
 
   it("returns FAILED_PRECONDITION when PubNub rejects the real signature", async () => {

@@ -1,5 +1,5 @@
 import { ALL_PERMISSION_BITS, type TokenResources } from "./token.js";
-import { invalidTtl, invalidValue, type PamResponse } from "./responses.js";
+import { invalidTtl, invalidValue, pamError, type PamResponse } from "./responses.js";
 
 /** TTL bounds in minutes that PubNub enforces on a grant (1 minute to 30 days). */
 export const MIN_TTL_MINUTES = 1;
@@ -274,13 +274,15 @@ export function checkTimestamp(
   const nowSeconds = Math.floor(nowMs / 1000);
   const skewSeconds = Math.abs(Number(timestamp) - nowSeconds);
   if (skewSeconds > windowSeconds) {
-    return invalidValue(
-      "Invalid timestamp",
-      source,
-      `Timestamp ${timestamp} is ${skewSeconds} s away from the server time ${nowSeconds}; at most ${windowSeconds} s is allowed. Check the client clock.`,
-      "timestamp",
-      "query",
-    );
+    // NOTE: PubNub's status for a stale timestamp is not recorded; the emulator answers 403, as
+    // for a bad signature, because both reject the request's authentication.
+    return pamError(403, "Request expired", source, [
+      {
+        message: `Timestamp ${timestamp} is ${skewSeconds} s away from the server time ${nowSeconds}; at most ${windowSeconds} s is allowed. Check the client clock.`,
+        location: "timestamp",
+        locationType: "query",
+      },
+    ]);
   }
   return undefined;
 }

@@ -46,8 +46,10 @@ export type GrantFailureKind =
   | "unavailable"
   /** The caller's deadline passed before PubNub responded. */
   | "deadline-exceeded"
-  /** PubNub rejected the request (403, 400): credentials, signature or clock are wrong. */
+  /** PubNub rejected the service's credentials, signature or clock (403 and other 4xx). */
   | "rejected"
+  /** PubNub found the grant itself invalid (400), such as a channel name it does not accept. */
+  | "invalid"
   /** The caller cancelled the call. */
   | "cancelled";
 
@@ -66,6 +68,8 @@ export class GrantError extends Error {
     /** Attempts made, first try included. */
     readonly attempts: number,
     options?: ErrorOptions,
+    /** PubNub's own error text, without request data; safe to show the caller of an "invalid" grant. */
+    readonly upstreamMessage?: string,
   ) {
     super(message, options);
   }
@@ -74,9 +78,18 @@ export class GrantError extends Error {
 /** Result of one HTTP exchange with PubNub. */
 type AttemptResult =
   | { readonly ok: true; readonly token: string }
-  | { readonly ok: false; readonly transient: boolean; readonly status?: number; readonly reason: string };
+  | { readonly ok: false; readonly transient: boolean; readonly status?: number; readonly reason: string; readonly upstreamMessage?: string };
 
 const MAX_RESPONSE_BYTES = 64 * 1024;
+
+/** Longest PubNub error text kept; PubNub's own messages are far shorter. */
+const MAX_UPSTREAM_MESSAGE_LENGTH = 300;
+
+/**
+ * Shape of an Access Manager v3 token: base64 with the URL-safe alphabet and "=" padding. Real
+ * tokens are a few hundred characters; 8 KiB leaves room for large grants.
+ */
+const TOKEN_FORMAT = /^[A-Za-z0-9_-]{8,8192}={0,2}$/;
 
 /**
  * Client for PubNub Access Manager v3 grants: POST /v3/pam/{subscribeKey}/grant, signed with
@@ -132,7 +145,8 @@ export class PubNubGrantClient {
         return result.token;
       }
       if (!result.transient) {
-        throw new GrantError("rejected", `PubNub rejected the grant: ${result.reason}`, result.status, attempt);
+        const kind = result.status === 400 ? "invalid" : "rejected";
+        throw new GrantError(kind, `PubNub rejected the grant: ${result.reason}`, result.status, attempt, undefined, result.upstreamMessage);
       }
       if (attempt >= this.maxAttempts) {
         throw new GrantError("unavailable", `PubNub failed ${attempt} times, last: ${result.reason}`, result.status, attempt);
@@ -262,14 +276,15 @@ function interpretResponse(httpStatus: number, text: string): AttemptResult {
   const status = httpStatus >= 400 ? httpStatus : (bodyStatus ?? httpStatus);
   if (status < 400) {
     const token = parsed?.data?.token;
-    if (typeof token === "string" && token !== "") {
+    if (typeof token === "string" && TOKEN_FORMAT.test(token)) {
       return { ok: true, token };
     }
-    return { ok: false, transient: true, status, reason: `HTTP ${httpStatus} without a token in the body` };
+    return { ok: false, transient: true, status, reason: `HTTP ${httpStatus} without a well-formed token in the body` };
   }
 
   const transient = status >= 500 || status === 429;
-  return { ok: false, transient, status, reason: `HTTP ${status} ${upstreamReason(parsed)}`.trim() };
+  const upstreamMessage = upstreamReason(parsed).slice(0, MAX_UPSTREAM_MESSAGE_LENGTH);
+  return { ok: false, transient, status, reason: `HTTP ${status} ${upstreamMessage}`.trim(), upstreamMessage };
 }
 
 /** Extracts PubNub's own error text: message and detail messages, never request data. */

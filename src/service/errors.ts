@@ -24,6 +24,7 @@ const GRANT_ERROR_CODES = {
   unavailable: Code.Unavailable,
   "deadline-exceeded": Code.DeadlineExceeded,
   rejected: Code.FailedPrecondition,
+  invalid: Code.InvalidArgument,
   cancelled: Code.Canceled,
 } as const satisfies Record<GrantError["kind"], Code>;
 
@@ -31,6 +32,7 @@ const GRANT_ERROR_MESSAGES = {
   unavailable: "PubNub is unavailable; retry later",
   "deadline-exceeded": "deadline exceeded while waiting for PubNub",
   rejected: "PubNub rejected the service's grant request; the operator must check its credentials and clock",
+  invalid: "PubNub rejected the grant as invalid",
   cancelled: "the call was cancelled",
 } as const satisfies Record<GrantError["kind"], string>;
 
@@ -44,7 +46,9 @@ export function toConnectError(error: unknown): ConnectError {
     return error;
   }
   if (error instanceof GrantError) {
-    return new ConnectError(GRANT_ERROR_MESSAGES[error.kind], GRANT_ERROR_CODES[error.kind], undefined, undefined, error);
+    const message =
+      error.kind === "invalid" && error.upstreamMessage ? `${GRANT_ERROR_MESSAGES.invalid}: ${error.upstreamMessage}` : GRANT_ERROR_MESSAGES[error.kind];
+    return new ConnectError(message, GRANT_ERROR_CODES[error.kind], undefined, undefined, error);
   }
   return new ConnectError("internal error", Code.Internal, undefined, undefined, error);
 }
