@@ -66,3 +66,59 @@ describe("request limits", () => {
     expect(error?.code).toBe(Code.ResourceExhausted);
   });
 });
+
+describe("Connect JSON parsing", () => {
+  async function post(body: Uint8Array | string, headers: Record<string, string> = {}) {
+    const response = await fetch(`${harness.server.url}/red5.token.v1.TokenService/IssueChatToken`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body,
+    });
+    return { status: response.status, json: (await response.json()) as { code?: string; message?: string; token?: string } };
+  }
+
+  it("accepts a well-formed request", async () => {
+    const result = await post('{"userId":"user-1","channelId":"lobby","read":true}');
+
+    expect(result.status).toBe(200);
+    expect(result.json.token).toMatch(/./);
+  });
+
+  it("rejects an unknown field", async () => {
+    const result = await post('{"userId":"user-1","channelId":"lobby","read":true,"ttl":5}');
+
+    expect(result.status).toBe(400);
+    expect(result.json.code).toBe("invalid_argument");
+    expect(result.json.message).toContain("ttl");
+  });
+
+  it("rejects an unknown enum name", async () => {
+    const response = await fetch(`${harness.server.url}/red5.token.v1.TokenService/IssueConferenceToken`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"userId":"user-1","roomId":"room-1","role":"ROLE_OWNER"}',
+    });
+    const json = (await response.json()) as { code: string; message: string };
+
+    expect(response.status).toBe(400);
+    expect(json.code).toBe("invalid_argument");
+    expect(json.message).toContain("ROLE_OWNER");
+  });
+
+  it("rejects invalid UTF-8", async () => {
+    const body = Buffer.concat([Buffer.from('{"userId":"u'), Buffer.from([0xff]), Buffer.from('","channelId":"c","read":true}')]);
+
+    const result = await post(body);
+
+    expect(result.status).toBe(400);
+    expect(result.json.code).toBe("invalid_argument");
+  });
+
+  it("rejects a deadline longer than a timer can wait", async () => {
+    const result = await post('{"userId":"user-1","channelId":"lobby","read":true}', { "connect-timeout-ms": "9999999999" });
+
+    expect(result.status).toBe(400);
+    expect(result.json.code).toBe("invalid_argument");
+    expect(result.json.message).toBe("timeout 9999999999ms must be <= 2147483647");
+  });
+});

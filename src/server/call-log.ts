@@ -61,7 +61,9 @@ async function* logStreamEnd<T>(messages: AsyncIterable<T>, handlers: StreamEndH
 function logFailure(logger: Logger, record: object, startedAt: number, error: ConnectError): ConnectError {
   const failure = { ...record, code: Code[error.code], latencyMs: elapsedMs(startedAt) };
   const cause = error.cause;
-  if (cause instanceof GrantError) {
+  if (error.code === Code.Canceled || (error.code === Code.DeadlineExceeded && !(cause instanceof GrantError && cause.kind === "deadline-exceeded"))) {
+    logger.info({ ...failure, reason: error.rawMessage }, "call ended by the caller");
+  } else if (cause instanceof GrantError) {
     logger.warn({ ...failure, upstream: { kind: cause.kind, status: cause.status, attempts: cause.attempts, reason: cause.message } }, "call failed at PubNub");
   } else if (error.code === Code.Internal) {
     logger.error({ ...failure, err: cause ?? error }, "call failed unexpectedly");
@@ -72,18 +74,14 @@ function logFailure(logger: Logger, record: object, startedAt: number, error: Co
 }
 
 /**
- * A call cancelled by its deadline shows up as a cancelled upstream request. The handler
- * context's signal contains the real reason, DEADLINE_EXCEEDED or CANCELED.
+ * Maps a handler's error. When the caller cancelled or its deadline passed, whatever the handler
+ * threw as a consequence (an aborted PubNub request, an aborted stream) is reported with the
+ * reason in the handler context's signal: CANCELED or DEADLINE_EXCEEDED.
  */
 function mapError(error: unknown, signal: AbortSignal): ConnectError {
-  if (signal.aborted && error instanceof GrantError && error.kind === "cancelled") {
-    return new ConnectError(
-      ConnectError.from(signal.reason).rawMessage,
-      ConnectError.from(signal.reason).code,
-      undefined,
-      undefined,
-      error,
-    );
+  if (signal.aborted) {
+    const reason = ConnectError.from(signal.reason);
+    return new ConnectError(reason.rawMessage, reason.code, undefined, undefined, error);
   }
   return toConnectError(error);
 }

@@ -15,6 +15,15 @@ import { listen } from "./listener.js";
 import type { Logger } from "./logger.js";
 import { registerReflection } from "./reflection.js";
 
+/** Longest delay a Node.js timer supports, in milliseconds. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * JSON request parsing that rejects misspelled fields, unknown enum names and invalid UTF-8
+ * rather than ignoring or replacing them.
+ */
+const STRICT_JSON = { ignoreUnknownFields: false, textDecoder: new TextDecoder("utf-8", { fatal: true }) };
+
 /** Name and version sent to PubNub as "pnsdk". */
 const SDK_NAME = "red5-token-service/0.1.0";
 
@@ -95,6 +104,10 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     routes,
     interceptors: [createCallLogInterceptor(options.logger)],
     readMaxBytes: options.maxRequestBytes,
+    // Node.js timers cannot run longer than 2^31 - 1 ms (about 24.8 days); a longer deadline
+    // would fire at once, so it is rejected as INVALID_ARGUMENT instead.
+    maxTimeoutMs: MAX_TIMER_MS,
+    jsonOptions: STRICT_JSON,
   }));
 
   const listener = await listen({
