@@ -157,7 +157,9 @@ describe("PubNub failures", () => {
     const error = await failure(issue(REQUEST));
 
     expect(error.code).toBe(GrpcStatus.DEADLINE_EXCEEDED);
-    expect(error.details).toBe("deadline exceeded while waiting for PubNub");
+    // The server gives the call a deadline of its budget, which the PubNub client's own timer
+    // shares, so either may report it.
+    expect(["deadline exceeded while waiting for PubNub", "the operation timed out"]).toContain(error.details);
     expect(harness?.emulator.counters().requestsReceived).toBe(1);
   });
 

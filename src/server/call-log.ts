@@ -2,6 +2,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { GrantError } from "../pubnub/grant-client.js";
 import { toConnectError } from "../service/errors.js";
+import { CALL_STATE } from "./edge.js";
 
 /** Maximum length of an id copied into a log record. Longer ids are cut, because invalid requests are logged too. */
 const MAX_LOGGED_ID_LENGTH = 128;
@@ -18,6 +19,7 @@ const LOGGED_FIELDS = ["userId", "roomId", "channelId"] as const;
 export function createCallLogInterceptor(logger: Logger): Interceptor {
   return (next) => async (request) => {
     const startedAt = performance.now();
+    request.contextValues.get(CALL_STATE).logged = true;
     const record = {
       procedure: `${request.service.typeName}/${request.method.name}`,
       protocol: request.header.get("content-type") ?? "",

@@ -34,6 +34,16 @@ const MAX_HEADER_BYTES = 16 * 1024;
 /** Start of the HTTP/2 client connection preface ("PRI * HTTP/2.0"). */
 const HTTP2_PREFACE_START = Buffer.from("PRI * HTTP/2.0");
 
+/** Time a new connection gets to send its first bytes, or to finish the TLS handshake. */
+const FIRST_BYTES_TIMEOUT_MS = 10_000;
+
+/** Time an HTTP/1.1 client gets to send a request's headers, and the whole request. */
+const HTTP1_HEADERS_TIMEOUT_MS = 10_000;
+const HTTP1_REQUEST_TIMEOUT_MS = 30_000;
+
+/** Time an HTTP/2 connection may stay idle with no open stream before the server sends GOAWAY. */
+const HTTP2_IDLE_TIMEOUT_MS = 120_000;
+
 /**
  * Listens on one port for HTTP/2 and HTTP/1.1, so that gRPC, gRPC-Web and Connect clients all
  * reach the same handler. With TLS, ALPN picks the version. In cleartext, HTTP/2 clients must use
@@ -51,13 +61,19 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
   let http1: http.Server | undefined;
   if (options.tls) {
     server = http2.createSecureServer(
-      { ...http2Options, cert: options.tls.cert, key: options.tls.key, allowHTTP1: true },
+      {
+        ...http2Options,
+        cert: options.tls.cert,
+        key: options.tls.key,
+        allowHTTP1: true,
+        handshakeTimeout: FIRST_BYTES_TIMEOUT_MS,
+      },
       options.handler,
     );
   } else {
     const h2c = http2.createServer(http2Options, options.handler);
     h2c.on("session", (session) => trackSession(sessions, session));
-    http1 = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, options.handler);
+    http1 = createHttp1Server(options.handler);
     server = net.createServer((socket) => routeByPreface(socket, h2c, http1 as http.Server));
   }
   server.on("session", (session: http2.ServerHttp2Session) => trackSession(sessions, session));
@@ -82,21 +98,67 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
   };
 }
 
-function routeByPreface(socket: net.Socket, h2c: http2.Http2Server, http1: http.Server): void {
-  socket.once("data", (chunk: Buffer) => {
-    socket.pause();
-    socket.unshift(chunk);
-    const length = Math.min(chunk.length, HTTP2_PREFACE_START.length);
-    const isHttp2 = chunk.subarray(0, length).equals(HTTP2_PREFACE_START.subarray(0, length));
-    (isHttp2 ? h2c : http1).emit("connection", socket);
-    process.nextTick(() => socket.resume());
-  });
-  socket.on("error", () => socket.destroy());
+/**
+ * Creates the cleartext HTTP/1.1 server. It never listens itself, because the shared socket hands
+ * it connections, so Node.js would not start the timer that enforces headersTimeout and
+ * requestTimeout; emitting "listening" starts it (Node.js 20 starts it on that event).
+ */
+function createHttp1Server(handler: ListenerOptions["handler"]): http.Server {
+  const server = http.createServer(
+    { maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: HTTP1_HEADERS_TIMEOUT_MS, requestTimeout: HTTP1_REQUEST_TIMEOUT_MS },
+    handler,
+  );
+  server.emit("listening");
+  return server;
 }
 
+/**
+ * Hands a cleartext connection to the HTTP/2 or the HTTP/1.1 server, by whether its first bytes
+ * are the HTTP/2 preface. Bytes are gathered until they decide it; a connection that sends
+ * nothing within FIRST_BYTES_TIMEOUT_MS is closed.
+ */
+function routeByPreface(socket: net.Socket, h2c: http2.Http2Server, http1: http.Server): void {
+  let received = Buffer.alloc(0);
+  socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, () => socket.destroy());
+  socket.on("error", () => socket.destroy());
+
+  const onData = (chunk: Buffer) => {
+    received = Buffer.concat([received, chunk]);
+    const length = Math.min(received.length, HTTP2_PREFACE_START.length);
+    const matches = received.subarray(0, length).equals(HTTP2_PREFACE_START.subarray(0, length));
+    if (matches && length < HTTP2_PREFACE_START.length) {
+      return;
+    }
+
+    socket.off("data", onData);
+    socket.pause();
+    socket.setTimeout(0);
+    socket.unshift(received);
+    (matches ? h2c : http1).emit("connection", socket);
+    process.nextTick(() => socket.resume());
+  };
+  socket.on("data", onData);
+}
+
+/**
+ * Tracks an HTTP/2 session for shutdown, and closes it with GOAWAY once it has been idle for
+ * HTTP2_IDLE_TIMEOUT_MS with no open stream. Sessions with open streams, such as a health Watch,
+ * stay open however quiet they are.
+ */
 function trackSession(sessions: Set<http2.ServerHttp2Session>, session: http2.ServerHttp2Session): void {
   sessions.add(session);
   session.once("close", () => sessions.delete(session));
+
+  let openStreams = 0;
+  session.on("stream", (stream) => {
+    openStreams++;
+    stream.once("close", () => openStreams--);
+  });
+  session.setTimeout(HTTP2_IDLE_TIMEOUT_MS, () => {
+    if (openStreams === 0) {
+      session.close();
+    }
+  });
 }
 
 interface ClosingState {
@@ -113,8 +175,11 @@ async function closeGracefully(state: ClosingState): Promise<void> {
     // Sends GOAWAY: the client opens no new streams here, and open ones may finish.
     session.close();
   }
-  state.http1?.closeIdleConnections();
 
+  // HTTP/1.1 connections close once idle: at once, or when their request in flight completes.
+  const http1 = state.http1;
+  http1?.closeIdleConnections();
+  const idleSweep = setInterval(() => http1?.closeIdleConnections(), 50);
   const timer = setTimeout(() => {
     for (const socket of state.sockets) {
       socket.destroy();
@@ -122,4 +187,7 @@ async function closeGracefully(state: ClosingState): Promise<void> {
   }, state.graceMs);
   await closed;
   clearTimeout(timer);
+  clearInterval(idleSweep);
+  // Stops the timer that createHttp1Server started; the server itself never listened.
+  http1?.close(() => undefined);
 }

@@ -9,7 +9,7 @@ import { PubNubGrantClient, type GrantClientOptions } from "../pubnub/grant-clie
 import { createTokenService, type TokenGranter } from "../service/token-service.js";
 import { importConferenceKey } from "../tokens/conference-token.js";
 import { createCallLogInterceptor } from "./call-log.js";
-import { withSpecGrpcMessage } from "./grpc-message.js";
+import { createEdge } from "./edge.js";
 import { HealthStatus, registerHealth, ServingStatus } from "./health.js";
 import { listen } from "./listener.js";
 import type { Logger } from "./logger.js";
@@ -100,7 +100,12 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     registerHealth(router, health);
     registerReflection(router, { services: [TokenService, Health], files: [file_google_rpc_error_details] });
   };
-  const handler = withSpecGrpcMessage(connectNodeAdapter({
+  const edge = createEdge({
+    logger: options.logger,
+    callBudgetMs: options.callBudgetMs,
+    unaryPathPrefix: `/${TokenService.typeName}/`,
+  });
+  const handler = edge.wrap(connectNodeAdapter({
     routes,
     interceptors: [createCallLogInterceptor(options.logger)],
     readMaxBytes: options.maxRequestBytes,
@@ -108,6 +113,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     // would fire at once, so it is rejected as INVALID_ARGUMENT instead.
     maxTimeoutMs: MAX_TIMER_MS,
     jsonOptions: STRICT_JSON,
+    contextValues: edge.contextValues,
   }));
 
   const listener = await listen({

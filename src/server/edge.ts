@@ -1,0 +1,208 @@
+import type http from "node:http";
+import http2 from "node:http2";
+import { createContextKey, createContextValues, type ContextValues } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import { encodeGrpcMessage } from "./grpc-message.js";
+
+type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
+type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
+type NodeHandler = (request: NodeRequest, response: NodeResponse) => void;
+
+/** Per-call state shared between the HTTP edge and the call log interceptor. */
+export interface CallState {
+  /** Set by the call log interceptor once it has written the call's record. */
+  logged: boolean;
+}
+
+/** Context key under which each call's CallState reaches the interceptors. */
+export const CALL_STATE = createContextKey<CallState>({ logged: false }, { description: "call state" });
+
+/** Settings of the HTTP edge. */
+export interface EdgeOptions {
+  readonly logger: Logger;
+  /** Deadline, in milliseconds, given to unary calls under unaryPathPrefix that carry none. */
+  readonly callBudgetMs: number;
+  /** URL path prefix of the unary service, such as "/red5.token.v1.TokenService/". */
+  readonly unaryPathPrefix: string;
+}
+
+/** The wrapped handler and the contextValues function to give connectNodeAdapter. */
+export interface Edge {
+  wrap(handler: NodeHandler): NodeHandler;
+  contextValues(request: NodeRequest): ContextValues;
+}
+
+/**
+ * Creates the HTTP layer around connect-node's handler. It gives deadline-less unary calls the
+ * server's budget, so that a stalled request body cannot hold a stream open; reports undecodable
+ * protobuf as INVALID_ARGUMENT; encodes grpc-message per the gRPC specification; resets a request
+ * stream the response no longer needs; and logs the calls that connect-node rejected before any
+ * interceptor ran.
+ */
+export function createEdge(options: EdgeOptions): Edge {
+  const states = new WeakMap<NodeRequest, CallState>();
+
+  return {
+    contextValues: (request) => {
+      const values = createContextValues();
+      const state = states.get(request);
+      if (state !== undefined) {
+        values.set(CALL_STATE, state);
+      }
+      return values;
+    },
+    wrap: (handler) => (request, response) => {
+      const state: CallState = { logged: false };
+      states.set(request, state);
+      const startedAt = performance.now();
+
+      applyDefaultDeadline(request, options);
+      const status = watchGrpcStatus(response);
+      endUnreadRequestAfterResponse(request, response, status);
+      if ((request.url ?? "").startsWith(options.unaryPathPrefix)) {
+        limitRequestTime(request, options.callBudgetMs);
+      }
+      response.once("close", () => {
+        if (!state.logged) {
+          logRejectedCall(options.logger, request, response, status.grpcStatus, startedAt);
+        }
+      });
+      handler(request, response);
+    },
+  };
+}
+
+function applyDefaultDeadline(request: NodeRequest, options: EdgeOptions): void {
+  const headers = request.headers;
+  if (!(request.url ?? "").startsWith(options.unaryPathPrefix)) {
+    return;
+  }
+  if (headers["grpc-timeout"] !== undefined || headers["connect-timeout-ms"] !== undefined) {
+    return;
+  }
+  const contentType = headers["content-type"] ?? "";
+  if (contentType.startsWith("application/grpc")) {
+    headers["grpc-timeout"] = `${options.callBudgetMs}m`;
+  } else {
+    headers["connect-timeout-ms"] = String(options.callBudgetMs);
+  }
+}
+
+/** What the handler put in the response trailers. */
+interface TrailerState {
+  trailersAdded: boolean;
+  grpcStatus: string | undefined;
+}
+
+/** connect-node 2.1 reports a binary message it cannot decode as INTERNAL "parse binary: ...". */
+const PARSE_FAILURE_PREFIX = "parse binary: ";
+
+/**
+ * Rewrites the grpc-status and grpc-message trailers as they are written: minimal
+ * percent-encoding, and INVALID_ARGUMENT for a request message that is not valid protobuf.
+ * Returns the status code seen, for the log.
+ */
+function watchGrpcStatus(response: NodeResponse): TrailerState {
+  const seen: TrailerState = { trailersAdded: false, grpcStatus: undefined };
+  const addTrailers = response.addTrailers.bind(response) as (headers: http.OutgoingHttpHeaders) => void;
+
+  response.addTrailers = (headers: http.OutgoingHttpHeaders) => {
+    const rawMessage = headers["grpc-message"];
+    if (typeof rawMessage === "string") {
+      const message = safeDecode(rawMessage);
+      if (headers["grpc-status"] === "13" && message.startsWith(PARSE_FAILURE_PREFIX)) {
+        headers["grpc-status"] = "3";
+        headers["grpc-message"] = encodeGrpcMessage(`invalid request: not a valid protobuf message (${message.slice(PARSE_FAILURE_PREFIX.length)})`);
+      } else {
+        headers["grpc-message"] = encodeGrpcMessage(message);
+      }
+    }
+    seen.trailersAdded = true;
+    seen.grpcStatus = typeof headers["grpc-status"] === "string" ? headers["grpc-status"] : undefined;
+    addTrailers(headers);
+  };
+  return seen;
+}
+
+/**
+ * Ends a request whose body the client is still sending after the response is complete, such as
+ * one rejected as too large, so that the client stops waiting: HTTP/2 resets the stream with
+ * NO_ERROR once the trailers are out, HTTP/1.1 closes the connection.
+ */
+function endUnreadRequestAfterResponse(request: NodeRequest, response: NodeResponse, trailers: TrailerState): void {
+  const unread = () => !request.complete && !request.readableEnded;
+  if (!("stream" in response) || response.stream === undefined) {
+    response.once("finish", () => {
+      if (unread()) {
+        request.socket.destroySoon();
+      }
+    });
+    return;
+  }
+
+  const stream = response.stream;
+  const close = () => {
+    if (stream.closed || stream.destroyed) {
+      return;
+    }
+    // A client that has sent its whole body (half-closed on its side) needs no reset.
+    const clientStillSending = stream.state.state !== http2.constants.NGHTTP2_STREAM_STATE_HALF_CLOSED_REMOTE;
+    if (unread() && clientStillSending) {
+      stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    }
+  };
+  // Node.js sends the trailers from its own "wantTrailers" listener, after the writable side
+  // finishes. Closing before they are flushed would drop them and, with them, the gRPC status.
+  const sendTrailers = stream.sendTrailers.bind(stream);
+  stream.sendTrailers = (headers) => {
+    sendTrailers(headers);
+    setImmediate(close);
+  };
+  stream.once("finish", () => {
+    if (!trailers.trailersAdded) {
+      close();
+    }
+  });
+}
+
+/**
+ * Cuts a unary request whose body has not arrived within the call budget. connect-node reads the
+ * whole body before the deadline applies, so without this a stalled body would hold the stream.
+ */
+function limitRequestTime(request: NodeRequest, budgetMs: number): void {
+  const timer = setTimeout(() => {
+    if (request.complete) {
+      return;
+    }
+    if ("stream" in request && request.stream !== undefined) {
+      request.stream.close(http2.constants.NGHTTP2_CANCEL);
+    } else {
+      request.socket.destroy();
+    }
+  }, budgetMs);
+  timer.unref();
+  request.once("end", () => clearTimeout(timer));
+  request.once("close", () => clearTimeout(timer));
+}
+
+function logRejectedCall(logger: Logger, request: NodeRequest, response: NodeResponse, grpcStatus: string | undefined, startedAt: number): void {
+  const url = request.url ?? "";
+  logger.info(
+    {
+      procedure: url.slice(1, 200),
+      protocol: request.headers["content-type"] ?? "",
+      httpStatus: response.statusCode,
+      grpcStatus,
+      latencyMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
+    },
+    "call rejected before reaching the service",
+  );
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}

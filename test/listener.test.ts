@@ -1,0 +1,98 @@
+import { once } from "node:events";
+import http2 from "node:http2";
+import net from "node:net";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { IssueChatTokenRequestSchema } from "../gen/ts/red5/token/v1/token_service_pb.js";
+import { startHarness, type Harness } from "./support/harness.js";
+
+let harness: Harness;
+
+beforeAll(async () => {
+  harness = await startHarness({ callBudgetMs: 500 });
+});
+
+afterAll(async () => {
+  await harness.close();
+});
+
+/** Frames a protobuf message as one gRPC length-prefixed message. */
+function grpcFrame(message: Uint8Array): Buffer {
+  const header = Buffer.alloc(5);
+  header.writeUInt32BE(message.length, 1);
+  return Buffer.concat([header, message]);
+}
+
+/** Sends one raw gRPC request over HTTP/2 and returns its response headers and trailers. */
+async function rawGrpcCall(path: string, body: Buffer, endStream = true) {
+  const session = http2.connect(harness.server.url);
+  const stream = session.request({ ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers" });
+  let trailers: http2.IncomingHttpHeaders = {};
+  stream.on("trailers", (received) => (trailers = received));
+  stream.resume();
+  stream.write(body);
+  if (endStream) {
+    stream.end();
+  }
+  const [headers] = (await once(stream, "response")) as [http2.IncomingHttpHeaders];
+  await once(stream, "close");
+  session.close();
+  return { headers, trailers, rstCode: stream.rstCode };
+}
+
+function recordsWith(message: string): Record<string, unknown>[] {
+  return harness.logs.records().filter((record) => record.msg === message);
+}
+
+describe("listener", () => {
+  it("routes HTTP/1.1 that arrives one byte at a time", async () => {
+    const socket = net.connect(harness.server.port, "127.0.0.1");
+    await once(socket, "connect");
+    const request = "GET /nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let response = "";
+    socket.on("data", (chunk: Buffer) => (response += chunk.toString("latin1")));
+
+    for (const character of request.slice(0, 3)) {
+      socket.write(character);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    socket.write(request.slice(3));
+    await once(socket, "close");
+
+    expect(response).toMatch(/^HTTP\/1\.1 \d{3} /);
+  });
+
+  it("cuts a stalled request body after the call budget", async () => {
+    const session = http2.connect(harness.server.url);
+    const stream = session.request({ ":method": "POST", ":path": "/red5.token.v1.TokenService/IssueChatToken", "content-type": "application/grpc" });
+    stream.on("error", () => undefined);
+    stream.resume();
+    stream.write(Buffer.from([0, 0, 0, 0, 50]));
+
+    await once(stream, "close");
+    session.close();
+
+    expect(stream.rstCode).toBe(http2.constants.NGHTTP2_CANCEL);
+  });
+
+  it("reports an undecodable message as INVALID_ARGUMENT and logs it", async () => {
+    const invalidUtf8 = Buffer.from([0x0a, 0x02, 0xc3, 0x28, 0x12, 0x01, 0x63, 0x18, 0x01]);
+
+    const result = await rawGrpcCall("/red5.token.v1.TokenService/IssueChatToken", grpcFrame(invalidUtf8));
+
+    const status = result.trailers["grpc-status"] ?? result.headers["grpc-status"];
+    const message = String(result.trailers["grpc-message"] ?? result.headers["grpc-message"]);
+    expect(status).toBe("3");
+    expect(message).toMatch(/^invalid request: not a valid protobuf message/);
+    expect(recordsWith("call rejected before reaching the service").some((record) => record.grpcStatus === "3")).toBe(true);
+  });
+
+  it("resets an oversized request it will not read", async () => {
+    const large = create(IssueChatTokenRequestSchema, { userId: "u".repeat(70_000), channelId: "c", read: true });
+
+    const result = await rawGrpcCall("/red5.token.v1.TokenService/IssueChatToken", grpcFrame(toBinary(IssueChatTokenRequestSchema, large)), false);
+
+    expect(result.trailers["grpc-status"] ?? result.headers["grpc-status"]).toBe("8");
+    expect(result.rstCode).toBe(http2.constants.NGHTTP2_NO_ERROR);
+  });
+});
