@@ -8,6 +8,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { Health } from "../gen/ts/grpc/health/v1/health_pb.js";
 import { IssueChatTokenRequestSchema, TokenService } from "../gen/ts/red5/token/v1/token_service_pb.js";
 import { createTokenServiceGrpcJs } from "./support/grpc-js-client.js";
 import { startHarness, type Harness } from "./support/harness.js";
@@ -97,5 +98,33 @@ describe("unexpected errors", () => {
     const record = harness.logs.records().find((entry) => entry.msg === "call failed unexpectedly");
     expect(record).toMatchObject({ code: "Internal", procedure: "red5.token.v1.TokenService/IssueChatToken", userId: "user-1" });
     expect(JSON.stringify(record)).toContain("detail that must stay on the server");
+  });
+});
+
+describe("call log", () => {
+  it("logs a Watch the client cancels at info level", async () => {
+    harness = await startHarness();
+    const client = createClient(Health, createGrpcTransport({ baseUrl: harness.server.url }));
+    const abort = new AbortController();
+
+    const statuses: number[] = [];
+    const watching = (async () => {
+      for await (const update of client.watch({ service: "" }, { signal: abort.signal })) {
+        statuses.push(update.status);
+        abort.abort();
+      }
+    })();
+    const ended = await watching.then(
+      () => undefined,
+      (error: unknown) => ConnectError.from(error),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    expect(statuses).toEqual([1]);
+    expect(ended?.code).toBe(Code.Canceled);
+
+    const records = harness.logs.records().filter((record) => record.procedure === "grpc.health.v1.Health/Watch");
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ level: 30, code: "Canceled", msg: "call ended by the caller" });
   });
 });

@@ -35,7 +35,13 @@ export function createCallLogInterceptor(logger: Logger): Interceptor {
       return {
         ...response,
         message: logStreamEnd(response.message, {
-          onEnd: () => logger.info({ ...record, code: "ok", latencyMs: elapsedMs(startedAt) }, "call finished"),
+          onEnd: () => {
+            if (request.signal.aborted) {
+              logFailure(logger, record, startedAt, mapError(undefined, request.signal));
+            } else {
+              logger.info({ ...record, code: "ok", latencyMs: elapsedMs(startedAt) }, "call finished");
+            }
+          },
           onError: (error) => logFailure(logger, record, startedAt, mapError(error, request.signal)),
         }),
       };
