@@ -33,11 +33,12 @@ export interface Edge {
 }
 
 /**
- * Creates the HTTP layer around connect-node's handler. It gives deadline-less unary calls the
- * server's budget, so that a stalled request body cannot hold a stream open; reports undecodable
- * protobuf as INVALID_ARGUMENT; encodes grpc-message per the gRPC specification; resets a request
- * stream the response no longer needs; and logs the calls that connect-node rejected before any
- * interceptor ran.
+ * Creates the HTTP layer around connect-node's handler. It does five things:
+ * - gives deadline-less unary calls the server's budget, so that a stalled body cannot hold a stream;
+ * - reports undecodable protobuf as INVALID_ARGUMENT;
+ * - encodes grpc-message as the gRPC specification requires;
+ * - resets a request stream that the finished response no longer needs;
+ * - logs the calls that connect-node rejected before any interceptor ran.
  */
 export function createEdge(options: EdgeOptions): Edge {
   const states = new WeakMap<NodeRequest, CallState>();
@@ -88,7 +89,7 @@ function applyDefaultDeadline(request: NodeRequest, options: EdgeOptions): void 
   }
 }
 
-/** What the handler put in the response trailers. */
+/** Trailer state of one response. */
 interface TrailerState {
   trailersAdded: boolean;
   grpcStatus: string | undefined;
@@ -126,8 +127,8 @@ function watchGrpcStatus(response: NodeResponse): TrailerState {
 
 /**
  * Ends a request whose body the client is still sending after the response is complete, such as
- * one rejected as too large, so that the client stops waiting: HTTP/2 resets the stream with
- * NO_ERROR once the trailers are out, HTTP/1.1 closes the connection.
+ * one rejected as too large, so that the client stops waiting. HTTP/2 resets the stream with
+ * NO_ERROR once the trailers are out, and HTTP/1.1 closes the connection.
  */
 function endUnreadRequestAfterResponse(request: NodeRequest, response: NodeResponse, trailers: TrailerState): void {
   const unread = () => !request.complete && !request.readableEnded;

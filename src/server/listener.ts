@@ -99,9 +99,9 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
 }
 
 /**
- * Creates the cleartext HTTP/1.1 server. It never listens itself, because the shared socket hands
- * it connections, so Node.js would not start the timer that enforces headersTimeout and
- * requestTimeout; emitting "listening" starts it (Node.js 20 starts it on that event).
+ * Creates the cleartext HTTP/1.1 server. The shared socket hands it connections, so it never
+ * listens itself. Node.js 20 starts the timer that enforces headersTimeout and requestTimeout on
+ * the "listening" event, so the function emits that event.
  */
 function createHttp1Server(handler: ListenerOptions["handler"]): http.Server {
   const server = http.createServer(
