@@ -105,7 +105,12 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
  */
 function createHttp1Server(handler: ListenerOptions["handler"]): http.Server {
   const server = http.createServer(
-    { maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: HTTP1_HEADERS_TIMEOUT_MS, requestTimeout: HTTP1_REQUEST_TIMEOUT_MS },
+    {
+      maxHeaderSize: MAX_HEADER_BYTES,
+      headersTimeout: HTTP1_HEADERS_TIMEOUT_MS,
+      requestTimeout: HTTP1_REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: 1000,
+    },
     handler,
   );
   server.emit("listening");
