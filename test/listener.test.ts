@@ -4,6 +4,7 @@ import net from "node:net";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IssueChatTokenRequestSchema } from "../gen/ts/red5/token/v1/token_service_pb.js";
+import { createTokenServiceGrpcJs } from "./support/grpc-js-client.js";
 import { startHarness, type Harness } from "./support/harness.js";
 
 let harness: Harness;
@@ -94,5 +95,20 @@ describe("listener", () => {
 
     expect(result.trailers["grpc-status"] ?? result.headers["grpc-status"]).toBe("8");
     expect(result.rstCode).toBe(http2.constants.NGHTTP2_NO_ERROR);
+  });
+
+  it("keeps a connection usable after rejecting large requests", async () => {
+    const roomy = await startHarness();
+    const client = createTokenServiceGrpcJs(roomy.address);
+    const large = create(IssueChatTokenRequestSchema, { userId: "u".repeat(100_000), channelId: "c", read: true });
+    const small = create(IssueChatTokenRequestSchema, { userId: "u", channelId: "c", read: true });
+
+    const rejected = await Promise.allSettled(Array.from({ length: 150 }, () => client.issueChatToken(large)));
+    const issued = await Promise.allSettled(Array.from({ length: 300 }, () => client.issueChatToken(small)));
+    client.client.close();
+    await roomy.close();
+
+    expect(rejected.every((result) => result.status === "rejected")).toBe(true);
+    expect(issued.filter((result) => result.status === "rejected").map((result) => String(result.reason))).toEqual([]);
   });
 });

@@ -146,6 +146,10 @@ function endUnreadRequestAfterResponse(request: NodeRequest, response: NodeRespo
     if (stream.closed || stream.destroyed) {
       return;
     }
+    // Buffered, unread request data counts against the connection's memory limit
+    // (maxSessionMemory) until it is consumed, so discard it; otherwise a few rejected large
+    // requests make Node.js refuse every later stream on the connection.
+    request.resume();
     // A client that has sent its whole body (half-closed on its side) needs no reset.
     const clientStillSending = stream.state.state !== http2.constants.NGHTTP2_STREAM_STATE_HALF_CLOSED_REMOTE;
     if (unread() && clientStillSending) {
