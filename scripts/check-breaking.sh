@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Fails when the contract in proto/ changes in a way that breaks wire or JSON compatibility
-# (buf breaking, WIRE_JSON rules): for each commit that touched the contract, against its parent,
-# and for uncommitted changes, against HEAD. History starts at the commit that added
+# Fails when the contract in proto/ changes in a way that breaks deployed clients (buf breaking
+# with the FILE rules of buf.yaml: wire, JSON and generated-code compatibility): for each commit
+# that touched the contract, against its parent, and for uncommitted changes, against HEAD.
+# Tighter protovalidate rules are not detected: they are options, not schema. History starts at the commit that added
 # third_party/protovalidate, because older commits cannot be built on their own.
 set -euo pipefail
 cd "$(dirname "$0")/.."

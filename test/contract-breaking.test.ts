@@ -63,6 +63,20 @@ describe("check-breaking.sh", () => {
     expect(result.stderr).toContain("uncommitted changes break the contract");
   });
 
+  it.each([
+    { name: "a removed method", from: "  rpc IssueChatToken(IssueChatTokenRequest) returns (IssueChatTokenResponse);\n", to: "" },
+    { name: "a renamed service", from: "service TokenService {", to: "service TokenIssuer {" },
+    { name: "a field that loses its presence", from: "  optional uint32 ttl_minutes = 5", to: "  uint32 ttl_minutes = 5" },
+  ])("fails on $name", async ({ from, to }) => {
+    editContract(from, to);
+    commit("Change the contract");
+
+    const result = await checkBreaking();
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("Change the contract breaks the contract");
+  });
+
   it("accepts a new optional field", async () => {
     editContract("  bool write = 4;\n", "  bool write = 4;\n\n  // Test field.\n  string note = 6;\n");
     commit("Add a note field");
