@@ -107,6 +107,61 @@ describe("TokenServiceClient", () => {
   });
 });
 
+describe("TokenServiceClient argument checks", () => {
+  const client = () => new TokenServiceClient({ baseUrl: harness.server.url });
+
+  it.each([-5, 1.5, 2 ** 32, Number.NaN, 1e20])("rejects %s minutes before calling", async (minutes) => {
+    const before = harness.emulator.counters().requestsReceived;
+
+    const error = await failure(client().getConferenceToken("u", "r", "publisher", minutes));
+
+    expect(error.code).toBe(Code.InvalidArgument);
+    expect(error.fieldViolations).toEqual([
+      { field: "expiration_minutes", description: "must be a whole number from 1 to 43200", reason: "uint32.gte_lte" },
+    ]);
+    expect(harness.emulator.counters().requestsReceived).toBe(before);
+  });
+
+  it.each(["constructor", "toString", "__proto__", "hasOwnProperty", "Admin"])("rejects role %s", async (role) => {
+    const error = await failure(client().getConferenceToken("u", "r", role as ConferenceRoleName));
+
+    expect(error.code).toBe(Code.InvalidArgument);
+    expect(error.fieldViolations.map((violation) => violation.field)).toEqual(["role"]);
+  });
+
+  it("rejects flags that are not booleans", async () => {
+    const error = await failure(client().getChatToken("u", "c", "yes" as unknown as boolean, false));
+
+    expect(error.code).toBe(Code.InvalidArgument);
+    expect(error.fieldViolations.map((violation) => violation.field)).toEqual(["read"]);
+  });
+
+  it.each([0, -1, 1.5, 2 ** 31])("rejects timeoutMs %s", (timeoutMs) => {
+    expect(() => new TokenServiceClient({ baseUrl: harness.server.url, timeoutMs })).toThrow(
+      "timeoutMs must be a whole number of milliseconds from 1 to 2147483647",
+    );
+  });
+
+  it("rejects a credential with a line break without echoing it", () => {
+    let message = "";
+    try {
+      new TokenServiceClient({ baseUrl: harness.server.url, credential: "SECRETKEY123\nx" });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+
+    expect(message).toBe("credential must be printable ASCII without spaces, as an HTTP header value requires");
+  });
+
+  it("reports TLS to a cleartext server as UNAVAILABLE", async () => {
+    const tls = new TokenServiceClient({ baseUrl: harness.server.url.replace("http:", "https:"), timeoutMs: 5000 });
+
+    const error = await failure(tls.getChatToken("u", "c", true, false));
+
+    expect(error.code).toBe(Code.Unavailable);
+  });
+});
+
 describe("Node example", () => {
   it("issues both tokens for one user", async () => {
     const client = new TokenServiceClient({ baseUrl: harness.server.url });

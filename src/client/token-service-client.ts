@@ -14,11 +14,17 @@ import {
 /** Conference role names, as Red5's backend SDKs spell them. */
 export type ConferenceRoleName = "admin" | "publisher" | "subscriber";
 
-const ROLES: Readonly<Record<ConferenceRoleName, Role>> = {
-  admin: Role.ADMIN,
-  publisher: Role.PUBLISHER,
-  subscriber: Role.SUBSCRIBER,
-};
+const ROLES: ReadonlyMap<string, Role> = new Map([
+  ["admin", Role.ADMIN],
+  ["publisher", Role.PUBLISHER],
+  ["subscriber", Role.SUBSCRIBER],
+]);
+
+/** Longest deadline the service accepts, in milliseconds: what a Node.js timer can wait. */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
+/** Largest value a uint32 field can carry. */
+const MAX_UINT32 = 4_294_967_295;
 
 /** Settings of a TokenServiceClient. */
 export interface TokenServiceClientOptions {
@@ -63,6 +69,9 @@ export class TokenServiceError extends Error {
       return error;
     }
     const connectError = ConnectError.from(error);
+    if (isTransportFailure(connectError)) {
+      return new TokenServiceError(Code.Unavailable, `cannot reach the token service: ${connectError.rawMessage}`, [], { cause: error });
+    }
     const violations = connectError
       .findDetails(BadRequestSchema)
       .flatMap((detail) => detail.fieldViolations)
@@ -79,9 +88,18 @@ export class TokenServiceClient {
   private readonly client: Client<typeof TokenService>;
   private readonly callOptions: CallOptions;
 
+  /** Creates a client. Throws TypeError for an invalid timeoutMs or credential. */
   constructor(options: TokenServiceClientOptions) {
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS) {
+      throw new TypeError(`timeoutMs must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}`);
+    }
+    if (options.credential !== undefined && !/^[\x21-\x7e]+$/.test(options.credential)) {
+      // The message leaves the credential out: it is a secret.
+      throw new TypeError("credential must be printable ASCII without spaces, as an HTTP header value requires");
+    }
     this.client = createClient(TokenService, createTransport(options));
-    this.callOptions = { timeoutMs: options.timeoutMs ?? 10_000 };
+    this.callOptions = { timeoutMs };
   }
 
   /**
@@ -89,18 +107,18 @@ export class TokenServiceClient {
    * on the service.
    */
   async getConferenceToken(userId: string, roomId: string, role: ConferenceRoleName, expirationMinutes?: number): Promise<string> {
-    const roleValue = ROLES[role];
+    const roleValue = ROLES.get(role);
     if (roleValue === undefined) {
-      throw new TokenServiceError(Code.InvalidArgument, `invalid role ${JSON.stringify(role)}: use admin, publisher or subscriber`, [
-        { field: "role", description: "must be admin, publisher or subscriber", reason: "client.role" },
-      ]);
+      throw argumentError("role", `invalid role ${JSON.stringify(String(role))}: use admin, publisher or subscriber`, "must be admin, publisher or subscriber", "enum.defined_only");
     }
+    checkArguments({ user_id: userId, room_id: roomId }, {}, { expiration_minutes: expirationMinutes });
     const response = await this.issueConferenceToken({ userId, roomId, role: roleValue, expirationMinutes });
     return response.token;
   }
 
   /** Returns a PubNub chat token for the user on the channel. ttlMinutes defaults to 60 on the service. */
   async getChatToken(userId: string, channelId: string, read: boolean, write: boolean, ttlMinutes?: number): Promise<string> {
+    checkArguments({ user_id: userId, channel_id: channelId }, { read, write }, { ttl_minutes: ttlMinutes });
     const response = await this.issueChatToken({ userId, channelId, read, write, ttlMinutes });
     return response.token;
   }
@@ -120,6 +138,48 @@ export class TokenServiceClient {
       return await this.client.issueChatToken(request, this.callOptions);
     } catch (error) {
       throw TokenServiceError.from(error);
+    }
+  }
+}
+
+/**
+ * Tells a connection failure (TLS mismatch, reset stream, refused connection) from an error the
+ * service returned. connect-node reports some of the former as INTERNAL or CANCELED, with the
+ * Node.js system error, which carries a string code, as the cause.
+ */
+function isTransportFailure(error: ConnectError): boolean {
+  const cause = error.cause as { code?: unknown } | undefined;
+  const systemError = typeof cause?.code === "string";
+  return systemError && (error.code === Code.Internal || error.code === Code.Canceled || error.code === Code.Unknown);
+}
+
+function argumentError(field: string, message: string, description: string, reason: string): TokenServiceError {
+  return new TokenServiceError(Code.InvalidArgument, message, [{ field, description, reason }]);
+}
+
+/**
+ * Checks what TypeScript's types cannot guarantee for JavaScript callers, and what the protobuf
+ * encoder would otherwise turn into an INTERNAL error: ids are strings, flags are booleans, and
+ * minutes fit a uint32 field. The service checks everything else.
+ */
+function checkArguments(
+  ids: Record<string, unknown>,
+  flags: Record<string, unknown>,
+  minutes: Record<string, number | undefined>,
+): void {
+  for (const [field, value] of Object.entries(ids)) {
+    if (typeof value !== "string") {
+      throw argumentError(field, `invalid ${field}: must be a string`, "must be a string", "client.type");
+    }
+  }
+  for (const [field, value] of Object.entries(flags)) {
+    if (typeof value !== "boolean") {
+      throw argumentError(field, `invalid ${field}: must be true or false`, "must be true or false", "client.type");
+    }
+  }
+  for (const [field, value] of Object.entries(minutes)) {
+    if (value !== undefined && !(Number.isInteger(value) && value >= 0 && value <= MAX_UINT32)) {
+      throw argumentError(field, `invalid ${field}: must be a whole number of minutes`, "must be a whole number from 1 to 43200", "uint32.gte_lte");
     }
   }
 }
