@@ -114,11 +114,10 @@ describe("Connect JSON parsing", () => {
     expect(result.json.code).toBe("invalid_argument");
   });
 
-  it("rejects a deadline longer than a timer can wait", async () => {
-    const result = await post('{"userId":"user-1","channelId":"lobby","read":true}', { "connect-timeout-ms": "9999999999" });
+  it.each([{ "connect-timeout-ms": "9999999999" }, { "connect-timeout-ms": "2147483648" }])("caps a deadline longer than a timer can wait: %o", async (headers) => {
+    const result = await post('{"userId":"user-1","channelId":"lobby","read":true}', headers);
 
-    expect(result.status).toBe(400);
-    expect(result.json.code).toBe("invalid_argument");
-    expect(result.json.message).toBe("timeout 9999999999ms must be <= 2147483647");
+    expect(result.status).toBe(200);
+    expect(result.json.token).toMatch(/./);
   });
 });

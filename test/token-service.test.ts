@@ -193,6 +193,16 @@ describe("IssueChatToken over grpc-js", () => {
   });
 });
 
+describe("deadlines", () => {
+  it("caps a 30-day deadline instead of failing", async () => {
+    const response = await issueChatToken(create(IssueChatTokenRequestSchema, { userId: "u", channelId: "c", read: true }), {
+      deadlineMs: 30 * 24 * 3600 * 1000,
+    });
+
+    expect(response.token).not.toBe("");
+  });
+});
+
 describe("grpc-js errors", () => {
   it("returns INVALID_ARGUMENT with a readable message", async () => {
     const error = (await issueConferenceToken(create(IssueConferenceTokenRequestSchema, { userId: "u", roomId: "r" })).catch(

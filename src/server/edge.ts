@@ -57,6 +57,7 @@ export function createEdge(options: EdgeOptions): Edge {
       states.set(request, state);
       const startedAt = performance.now();
 
+      capDeadline(request);
       applyDefaultDeadline(request, options);
       const status = watchGrpcStatus(response);
       endUnreadRequestAfterResponse(request, response, status);
@@ -71,6 +72,32 @@ export function createEdge(options: EdgeOptions): Edge {
       handler(request, response);
     },
   };
+}
+
+/** Longest delay a Node.js timer supports, in milliseconds (about 24.8 days). */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** Milliseconds per unit of the grpc-timeout header. */
+const GRPC_TIMEOUT_UNITS: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000_001 };
+
+/**
+ * Caps a deadline that a Node.js timer cannot wait for at MAX_TIMER_MS. Left as sent, such a
+ * deadline would make connect-node's timer fire at once, with a TimeoutOverflowWarning.
+ */
+function capDeadline(request: NodeRequest): void {
+  const headers = request.headers;
+  const grpcTimeout = headers["grpc-timeout"];
+  if (typeof grpcTimeout === "string") {
+    const match = /^(\d{1,8})([HMSmun])$/.exec(grpcTimeout);
+    if (match && Number(match[1]) * (GRPC_TIMEOUT_UNITS[match[2] as string] ?? 0) > MAX_TIMER_MS) {
+      // Whole seconds, because grpc-timeout allows at most 8 digits.
+      headers["grpc-timeout"] = `${Math.floor(MAX_TIMER_MS / 1000)}S`;
+    }
+  }
+  const connectTimeout = headers["connect-timeout-ms"];
+  if (typeof connectTimeout === "string" && /^\d{1,10}$/.test(connectTimeout) && Number(connectTimeout) > MAX_TIMER_MS) {
+    headers["connect-timeout-ms"] = String(MAX_TIMER_MS);
+  }
 }
 
 function applyDefaultDeadline(request: NodeRequest, options: EdgeOptions): void {

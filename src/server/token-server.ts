@@ -9,14 +9,11 @@ import { PubNubGrantClient, type GrantClientOptions } from "../pubnub/grant-clie
 import { createTokenService, type TokenGranter } from "../service/token-service.js";
 import { importConferenceKey } from "../tokens/conference-token.js";
 import { createCallLogInterceptor } from "./call-log.js";
-import { createEdge } from "./edge.js";
+import { createEdge, MAX_TIMER_MS } from "./edge.js";
 import { HealthStatus, registerHealth, ServingStatus } from "./health.js";
 import { listen } from "./listener.js";
 import type { Logger } from "./logger.js";
 import { registerReflection } from "./reflection.js";
-
-/** Longest delay a Node.js timer supports, in milliseconds. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 /**
  * JSON request parsing that rejects misspelled fields, unknown enum names and invalid UTF-8
@@ -109,8 +106,8 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     routes,
     interceptors: [createCallLogInterceptor(options.logger)],
     readMaxBytes: options.maxRequestBytes,
-    // Node.js timers cannot run longer than 2^31 - 1 ms (about 24.8 days); a longer deadline
-    // would fire at once, so it is rejected as INVALID_ARGUMENT instead.
+    // The edge caps longer deadlines at this value, so this limit only guards against a header
+    // the edge could not read.
     maxTimeoutMs: MAX_TIMER_MS,
     jsonOptions: STRICT_JSON,
     contextValues: edge.contextValues,
