@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
+	"time"
 
 	tokenv1 "github.com/red5-token-service/red5-token-service/gen/go/red5/token/v1"
 	"google.golang.org/grpc"
@@ -17,7 +19,17 @@ type Client struct {
 	ownsConn bool
 	stub     tokenv1.TokenServiceClient
 	callOpts []grpc.CallOption
+	timeout  time.Duration
 }
+
+// DefaultTimeout is the deadline of a call whose context has none, unless WithTimeout sets
+// another. It equals the service's default CALL_BUDGET_MS and the default deadline of the Java and
+// Node.js clients.
+const DefaultTimeout = 10 * time.Second
+
+// MaxTimeout is the longest timeout WithTimeout accepts, 2^31-1 milliseconds (about 24.8 days).
+// The service rejects longer deadlines, because Node.js timers cannot wait longer.
+const MaxTimeout = math.MaxInt32 * time.Millisecond
 
 // Option configures New.
 type Option func(*options)
@@ -27,6 +39,7 @@ type options struct {
 	insecure  bool
 	bearerKey string
 	conn      *grpc.ClientConn
+	timeout   time.Duration
 }
 
 // WithTLS connects over TLS with config. A nil config means TLS 1.2 or later with the system's
@@ -63,6 +76,16 @@ func WithBearerKey(key string) Option {
 	}
 }
 
+// WithTimeout sets the deadline of each call whose context has no deadline, counted from the
+// start of the call. Such a call that gets no response in time fails with an *Error whose Code is
+// DEADLINE_EXCEEDED. A deadline on the context, shorter or longer, applies instead. The default is
+// DefaultTimeout. New rejects a timeout that is not positive or is longer than MaxTimeout.
+func WithTimeout(timeout time.Duration) Option {
+	return func(o *options) {
+		o.timeout = timeout
+	}
+}
+
 // WithConn makes the client use conn instead of dialing. The target given to New must then be
 // empty, WithTLS and WithInsecure must not be given, and Close leaves conn open: the caller
 // closes it.
@@ -77,7 +100,7 @@ func WithConn(conn *grpc.ClientConn) Option {
 // unless WithTLS, WithInsecure or WithConn sets another transport. Like grpc.NewClient, it does
 // not connect before the first call.
 func New(target string, opts ...Option) (*Client, error) {
-	var settings options
+	settings := options{timeout: DefaultTimeout}
 	for _, opt := range opts {
 		opt(&settings)
 	}
@@ -87,26 +110,27 @@ func New(target string, opts ...Option) (*Client, error) {
 
 	var callOpts []grpc.CallOption
 	if settings.bearerKey != "" {
-		callOpts = append(callOpts, grpc.PerRPCCredentials(bearerCredentials{key: settings.bearerKey}))
+		callOpts = append(callOpts, grpc.PerRPCCredentials(newBearerCredentials(settings.bearerKey)))
 	}
 
 	if settings.conn != nil {
-		return newClient(settings.conn, false, callOpts), nil
+		return newClient(settings.conn, false, callOpts, settings.timeout), nil
 	}
 
 	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(settings.transportCredentials()))
 	if err != nil {
 		return nil, fmt.Errorf("red5token: invalid target %q: %w", target, err)
 	}
-	return newClient(conn, true, callOpts), nil
+	return newClient(conn, true, callOpts, settings.timeout), nil
 }
 
-func newClient(conn *grpc.ClientConn, ownsConn bool, callOpts []grpc.CallOption) *Client {
+func newClient(conn *grpc.ClientConn, ownsConn bool, callOpts []grpc.CallOption, timeout time.Duration) *Client {
 	return &Client{
 		conn:     conn,
 		ownsConn: ownsConn,
 		stub:     tokenv1.NewTokenServiceClient(conn),
 		callOpts: callOpts,
+		timeout:  timeout,
 	}
 }
 
@@ -116,6 +140,12 @@ func (o *options) check(target string) error {
 	}
 	if o.insecure && o.bearerKey != "" {
 		return errors.New("red5token: WithBearerKey needs TLS; remove WithInsecure or the bearer key")
+	}
+	if err := checkBearerKey(o.bearerKey); err != nil {
+		return err
+	}
+	if o.timeout <= 0 || o.timeout > MaxTimeout {
+		return fmt.Errorf("red5token: invalid WithTimeout(%v): must be positive and at most %v (2^31-1 ms), the longest deadline the service accepts", o.timeout, MaxTimeout)
 	}
 	if o.conn == nil {
 		if target == "" {

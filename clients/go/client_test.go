@@ -390,3 +390,49 @@ func TestCloseShutsDownOwnConn(t *testing.T) {
 		t.Errorf("status code after Close = %v (%v), want Canceled", got, err)
 	}
 }
+
+func TestClientRejectsInvalidUTF8IDs(t *testing.T) {
+	service := &fakeTokenService{token: "token"}
+	client := newInsecureClient(t, startFakeService(t, service, nil))
+	ctx := callContext(t)
+	const invalid = "id-\xff"
+
+	cases := []struct {
+		name         string
+		call         func() (string, error)
+		wantArgument string
+	}{
+		{"conference userID", func() (string, error) {
+			return client.GetConferenceToken(ctx, invalid, "room-1", "admin", 60)
+		}, "userID"},
+		{"conference roomID", func() (string, error) {
+			return client.GetConferenceToken(ctx, "user-1", invalid, "admin", 60)
+		}, "roomID"},
+		{"chat userID", func() (string, error) {
+			return client.GetChatToken(ctx, invalid, "room-1", true, true, 60)
+		}, "userID"},
+		{"chat channelID", func() (string, error) {
+			return client.GetChatToken(ctx, "user-1", invalid, true, true, 60)
+		}, "channelID"},
+	}
+	for _, tc := range cases {
+		_, err := tc.call()
+		var argumentErr *red5token.ArgumentError
+		if !errors.As(err, &argumentErr) {
+			t.Errorf("%s: error = %v, want *ArgumentError", tc.name, err)
+			continue
+		}
+		if argumentErr.Argument != tc.wantArgument {
+			t.Errorf("%s: Argument = %q, want %q", tc.name, argumentErr.Argument, tc.wantArgument)
+		}
+		if argumentErr.Value != `"id-\xff"` {
+			t.Errorf("%s: Value = %q, want the quoted id", tc.name, argumentErr.Value)
+		}
+		if !strings.Contains(argumentErr.Reason, "UTF-8") {
+			t.Errorf("%s: Reason = %q, want it to mention UTF-8", tc.name, argumentErr.Reason)
+		}
+	}
+	if got := service.callCount(); got != 0 {
+		t.Errorf("service received %d calls, want 0", got)
+	}
+}

@@ -15,9 +15,14 @@
 //	defer client.Close()
 //	token, err := client.GetConferenceToken(ctx, "user-1", "room-1", "publisher", 60)
 //
+// Every call has a deadline. A context without one gets DefaultTimeout, 10 seconds, which
+// WithTimeout changes, and a call that gets no response by then fails with an *Error whose Code is
+// DEADLINE_EXCEEDED. WithTimeout accepts at most MaxTimeout (2^31-1 ms), because the service
+// rejects longer deadlines.
+//
 // Errors from the service are *Error values, which keep the gRPC code, the message and the field
-// violations of INVALID_ARGUMENT. Arguments that a request cannot carry, such as an unknown role,
-// are rejected before any request is sent, with an *ArgumentError.
+// violations of INVALID_ARGUMENT. Arguments that a request cannot carry, such as an unknown role
+// or an id that is not valid UTF-8, are rejected before any request is sent, with an *ArgumentError.
 //
 // NOTE: neither this module nor the generated module gen/go is published yet. This module's
 // go.mod replaces gen/go with ../../gen/go, and a replace directive applies only to the main

@@ -69,7 +69,7 @@ func (f *fakeTokenService) callCount() int {
 
 // startFakeService serves service on 127.0.0.1 with a free port, in cleartext when tlsConfig is
 // nil, and returns its address. The server stops when the test ends.
-func startFakeService(t *testing.T, service *fakeTokenService, tlsConfig *tls.Config) string {
+func startFakeService(t *testing.T, service tokenv1.TokenServiceServer, tlsConfig *tls.Config) string {
 	t.Helper()
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -22,11 +22,11 @@ var rolesByName = map[string]tokenv1.Role{
 }
 
 // ArgumentError reports an argument that the client rejects before sending a request, because
-// the request cannot carry it: a role other than "admin", "publisher" or "subscriber", or a
-// number of minutes outside the uint32 range. Values that a request can carry, such as 0
+// the request cannot carry it. Such arguments are an id that is not valid UTF-8, a role other than
+// "admin", "publisher" or "subscriber", and a number of minutes outside the uint32 range. Values that a request can carry, such as 0
 // minutes, go to the service, which rejects them with an *Error.
 type ArgumentError struct {
-	// Argument is the parameter name, such as "role" or "expirationMinutes".
+	// Argument is the parameter name, such as "userID", "role" or "expirationMinutes".
 	Argument string
 	// Value is the rejected value, quoted when it is a string.
 	Value string

@@ -13,14 +13,22 @@ import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import io.grpc.TlsChannelCredentials;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
 import java.time.Duration;
+import java.util.Collection;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.regex.Pattern;
+import javax.net.ssl.TrustManagerFactory;
 
 /**
  * Client of the Red5 token service, which mints Red5 conference tokens and PubNub chat tokens.
@@ -202,6 +210,13 @@ public final class TokenServiceClient implements AutoCloseable {
      */
     public static final Duration DEFAULT_DEADLINE = Duration.ofSeconds(10);
 
+    /**
+     * Maximum deadline that {@link #deadline} accepts, 2^31-1 milliseconds (about 24.8 days). The
+     * service rejects longer deadlines with {@code INVALID_ARGUMENT}, because Node.js timers cannot
+     * wait longer.
+     */
+    public static final Duration MAX_DEADLINE = Duration.ofMillis(Integer.MAX_VALUE);
+
     /** Visible ASCII without spaces: what an HTTP/2 header value can carry after "Bearer ". */
     private static final Pattern BEARER_KEY = Pattern.compile("[\\x21-\\x7E]+");
 
@@ -247,7 +262,9 @@ public final class TokenServiceClient implements AutoCloseable {
      * Uses TLS and trusts the certificate authorities in a PEM file instead of the JDK's, for a
      * service whose certificate a private authority signed, or a self-signed one.
      *
-     * @param pemFile file with one or more PEM certificates, read when {@link #build()} runs
+     * @param pemFile file with one or more PEM certificates, read when {@link #build()} runs, which
+     *     throws {@link UncheckedIOException} if the file cannot be read and {@link
+     *     IllegalArgumentException} if it contains no certificate
      * @return this builder
      */
     public Builder trustRoots(Path pemFile) {
@@ -292,14 +309,16 @@ public final class TokenServiceClient implements AutoCloseable {
      * Sets the deadline of each call, counted from its start. A call without a response by then
      * fails with {@code DEADLINE_EXCEEDED}. Default: {@link #DEFAULT_DEADLINE}.
      *
-     * @param deadline a positive duration
+     * @param deadline a positive duration, at most {@link #MAX_DEADLINE}
      * @return this builder
-     * @throws IllegalArgumentException if {@code deadline} is zero or negative
+     * @throws IllegalArgumentException if {@code deadline} is zero, negative or longer than {@link
+     *     #MAX_DEADLINE}
      */
     public Builder deadline(Duration deadline) {
       Objects.requireNonNull(deadline, "deadline");
-      if (deadline.isZero() || deadline.isNegative()) {
-        throw new IllegalArgumentException("deadline must be positive, not " + deadline);
+      if (deadline.isZero() || deadline.isNegative() || deadline.compareTo(MAX_DEADLINE) > 0) {
+        throw new IllegalArgumentException("deadline must be positive and at most " + MAX_DEADLINE.toMillis()
+            + " ms (2^31-1 ms, about 24.8 days), the longest deadline the service accepts, not " + deadline);
       }
       this.deadline = deadline;
       return this;
@@ -312,7 +331,9 @@ public final class TokenServiceClient implements AutoCloseable {
      * @throws IllegalStateException if neither or both of target and channel are set, or if a
      *     channel is combined with {@link #usePlaintext} or {@link #trustRoots}, or plaintext with
      *     trust roots
-     * @throws UncheckedIOException if the trust roots file cannot be read
+     * @throws UncheckedIOException if the {@link #trustRoots} file cannot be read
+     * @throws IllegalArgumentException if the {@link #trustRoots} file contains no certificate that
+     *     the JDK can parse, with the parser's exception as the cause
      */
     public TokenServiceClient build() {
       checkSettings();
@@ -352,13 +373,43 @@ public final class TokenServiceClient implements AutoCloseable {
       }
       TlsChannelCredentials.Builder tls = TlsChannelCredentials.newBuilder();
       if (trustRootsPem != null) {
-        try {
-          tls.trustManager(trustRootsPem.toFile());
-        } catch (IOException e) {
-          throw new UncheckedIOException("failed to read trust roots from " + trustRootsPem, e);
-        }
+        tls.trustManager(trustManagerFactory(trustRootsPem).getTrustManagers());
       }
       return tls.build();
+    }
+
+    /**
+     * Reads the certificates in {@code pemFile} here, so that a file that is not PEM fails with a
+     * message that names it. Passing the file to grpc-java instead makes the channel builder throw
+     * {@code ManagedChannelRegistry.ProviderNotFoundException}, which names neither.
+     */
+    private static TrustManagerFactory trustManagerFactory(Path pemFile) {
+      byte[] pem;
+      try {
+        pem = Files.readAllBytes(pemFile);
+      } catch (IOException e) {
+        throw new UncheckedIOException("failed to read the trustRoots file " + pemFile, e);
+      }
+      try {
+        Collection<? extends Certificate> certificates =
+            CertificateFactory.getInstance("X.509").generateCertificates(new ByteArrayInputStream(pem));
+        if (certificates.isEmpty()) {
+          throw new IllegalArgumentException(
+              "invalid trustRoots file " + pemFile + ": it contains no certificate; pass a file of PEM certificates");
+        }
+        KeyStore trustStore = KeyStore.getInstance(KeyStore.getDefaultType());
+        trustStore.load(null, null);
+        int index = 0;
+        for (Certificate certificate : certificates) {
+          trustStore.setCertificateEntry("trust-root-" + index++, certificate);
+        }
+        TrustManagerFactory factory = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        factory.init(trustStore);
+        return factory;
+      } catch (GeneralSecurityException | IOException e) {
+        throw new IllegalArgumentException(
+            "invalid trustRoots file " + pemFile + ": " + e + "; pass a file of PEM certificates", e);
+      }
     }
   }
 }

@@ -291,9 +291,15 @@ class TokenServiceClientTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"", "Bearer key", "key with space", "key\n", "ключ"})
+  @ValueSource(strings = {
+      "", "Bearer secret-key-1", "secret-key-1 end", "secret-key-1\n", "secret-key-1\r", "secret-key-1\r\nx-injected: 1",
+      "secret-key-1\u0000", "secret-key-1\tend", "secret-key-1\u007f", "secret-key-1-ключ", "secret-key-1\u00e9"})
   void builderRejectsInvalidBearerToken(String key) {
-    assertThrows(IllegalArgumentException.class, () -> TokenServiceClient.builder().bearerToken(key));
+    IllegalArgumentException exception =
+        assertThrows(IllegalArgumentException.class, () -> TokenServiceClient.builder().bearerToken(key));
+
+    assertFalse(exception.getMessage().contains("secret-key-1"), exception.getMessage());
+    assertTrue(exception.getMessage().contains("bearer token"), exception.getMessage());
   }
 
   @ParameterizedTest
@@ -301,5 +307,36 @@ class TokenServiceClientTest {
   void builderRejectsNonPositiveDeadline(long millis) {
     assertThrows(
         IllegalArgumentException.class, () -> TokenServiceClient.builder().deadline(Duration.ofMillis(millis)));
+  }
+
+  @ParameterizedTest
+  @ValueSource(longs = {Integer.MAX_VALUE + 1L, 30L * 24 * 60 * 60 * 1000, Long.MAX_VALUE})
+  void builderRejectsDeadlineOverMax(long millis) {
+    IllegalArgumentException exception = assertThrows(
+        IllegalArgumentException.class, () -> TokenServiceClient.builder().deadline(Duration.ofMillis(millis)));
+
+    assertTrue(exception.getMessage().startsWith("deadline "), exception.getMessage());
+    assertTrue(exception.getMessage().contains("2147483647 ms"), exception.getMessage());
+  }
+
+  @Test
+  void builderRejectsDeadlineOverLongNanos() {
+    Duration deadline = Duration.ofSeconds(Long.MAX_VALUE);
+
+    assertThrows(IllegalArgumentException.class, () -> TokenServiceClient.builder().deadline(deadline));
+  }
+
+  @Test
+  void maxDeadlineApplied() {
+    try (TokenServiceClient longDeadline = TokenServiceClient.builder()
+        .channel(channel)
+        .deadline(Duration.ofMillis(Integer.MAX_VALUE))
+        .build()) {
+      longDeadline.getChatToken("user-2", "lobby", true, true, 60);
+    }
+
+    long remainingMillis = service.deadline.timeRemaining(TimeUnit.MILLISECONDS);
+    assertTrue(remainingMillis <= Integer.MAX_VALUE, "remaining " + remainingMillis);
+    assertTrue(remainingMillis > Integer.MAX_VALUE - 5_000L, "remaining " + remainingMillis);
   }
 }

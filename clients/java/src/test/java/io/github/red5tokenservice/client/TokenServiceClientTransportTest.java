@@ -1,6 +1,7 @@
 package io.github.red5tokenservice.client;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -13,6 +14,7 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
@@ -124,6 +126,27 @@ class TokenServiceClientTransportTest {
     TokenServiceClient.Builder builder = TokenServiceClient.builder().target("127.0.0.1:1").trustRoots(missing);
 
     UncheckedIOException exception = assertThrows(UncheckedIOException.class, builder::build);
-    assertEquals("failed to read trust roots from " + missing, exception.getMessage());
+    assertEquals("failed to read the trustRoots file " + missing, exception.getMessage());
+  }
+
+  @Test
+  void nonPemTrustRootsFileFailsBuild() throws IOException {
+    Path notPem = certificateDir.resolve("not-a-certificate.pem");
+    Files.writeString(notPem, "this is not a PEM certificate\n");
+    TokenServiceClient.Builder builder = TokenServiceClient.builder().target("127.0.0.1:1").trustRoots(notPem);
+
+    IllegalArgumentException exception = assertThrows(IllegalArgumentException.class, builder::build);
+    assertTrue(exception.getMessage().contains("trustRoots"), exception.getMessage());
+    assertTrue(exception.getMessage().contains(notPem.toString()), exception.getMessage());
+    assertNotNull(exception.getCause());
+  }
+
+  @Test
+  void privateKeyAsTrustRootsFailsBuild() {
+    TokenServiceClient.Builder builder = TokenServiceClient.builder().target("127.0.0.1:1").trustRoots(privateKey);
+
+    IllegalArgumentException exception = assertThrows(IllegalArgumentException.class, builder::build);
+    assertTrue(exception.getMessage().contains("trustRoots"), exception.getMessage());
+    assertTrue(exception.getMessage().contains(privateKey.toString()), exception.getMessage());
   }
 }
