@@ -1,7 +1,9 @@
 import type http from "node:http";
+import type { TLSSocket } from "node:tls";
 import http2 from "node:http2";
 import { createContextKey, createContextValues, type ContextValues } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { PEER_CERTIFICATE, type PeerCertificate } from "../auth/caller-context.js";
 import { encodeGrpcMessage } from "./grpc-message.js";
 
 type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
@@ -50,6 +52,7 @@ export function createEdge(options: EdgeOptions): Edge {
       if (state !== undefined) {
         values.set(CALL_STATE, state);
       }
+      values.set(PEER_CERTIFICATE, peerCertificate(request));
       return values;
     },
     wrap: (handler) => (request, response) => {
@@ -98,6 +101,20 @@ function capDeadline(request: NodeRequest): void {
   if (typeof connectTimeout === "string" && /^\d{1,10}$/.test(connectTimeout) && Number(connectTimeout) > MAX_TIMER_MS) {
     headers["connect-timeout-ms"] = String(MAX_TIMER_MS);
   }
+}
+
+/** Reads the client certificate of a TLS connection, if the client sent one. */
+function peerCertificate(request: NodeRequest): PeerCertificate | undefined {
+  const socket = request.socket as Partial<TLSSocket>;
+  if (typeof socket.getPeerCertificate !== "function") {
+    return undefined;
+  }
+  const certificate = socket.getPeerCertificate();
+  if (certificate === null || Object.keys(certificate).length === 0) {
+    return undefined;
+  }
+  const subjectAltNames = (certificate.subjectaltname ?? "").split(", ").filter((name) => name !== "");
+  return { authorized: socket.authorized === true, subjectAltNames };
 }
 
 function applyDefaultDeadline(request: NodeRequest, options: EdgeOptions): void {

@@ -13,8 +13,12 @@ export interface ListenerOptions {
   readonly host: string;
   /** 0 picks a free port. */
   readonly port: number;
-  /** PEM certificate chain and private key; without them the listener speaks cleartext. */
-  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
+  /**
+   * PEM certificate chain and private key; without them the listener speaks cleartext. With
+   * clientCa, clients are asked for a certificate, which the CA must have signed for the caller
+   * to be authenticated by it. A client without one may still connect and use an API key.
+   */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer; readonly clientCa?: Buffer };
   /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS advertised to every client. */
   readonly maxConcurrentStreams: number;
   readonly handler: RequestHandler;
@@ -67,6 +71,7 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
         key: options.tls.key,
         allowHTTP1: true,
         handshakeTimeout: FIRST_BYTES_TIMEOUT_MS,
+        ...(options.tls.clientCa ? { ca: options.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}),
       },
       options.handler,
     );

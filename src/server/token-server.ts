@@ -10,6 +10,12 @@ import { createTokenService, type TokenGranter } from "../service/token-service.
 import { importConferenceKey } from "../tokens/conference-token.js";
 import { createCallLogInterceptor } from "./call-log.js";
 import { createEdge, MAX_TIMER_MS } from "./edge.js";
+import { createAuditInterceptor } from "./audit-interceptor.js";
+import { createAuthenticationInterceptor } from "./authentication.js";
+import type { AuditLog } from "../auth/audit.js";
+import type { CallerRegistry } from "../auth/callers.js";
+import { DEFAULT_ROLE_CHAT_PERMISSIONS } from "../auth/policy.js";
+import { createRateLimiter } from "../auth/rate-limiter.js";
 import { HealthStatus, registerHealth, ServingStatus } from "./health.js";
 import { listen } from "./listener.js";
 import type { Logger } from "./logger.js";
@@ -53,6 +59,13 @@ export interface TokenServerOptions extends ServerSettings {
   readonly retry?: Pick<GrantClientOptions, "retryBaseDelayMs" | "retryMaxDelayMs" | "random">;
   /** Source of PubNub tokens in place of the PubNub client built from the settings above. */
   readonly granter?: TokenGranter;
+  /**
+   * Callers allowed to mint tokens, each with its policy. Without it, TokenService serves every
+   * client; the start-up checks allow that only on loopback or when explicitly enabled.
+   */
+  readonly callers?: CallerRegistry;
+  /** Audit log of every mint attempt. Without it, attempts are not audited. */
+  readonly auditLog?: AuditLog;
 }
 
 /** A running token server. */
@@ -88,6 +101,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     now,
     maxMinutes: options.tokenMaxMinutes,
     callBudgetMs: options.callBudgetMs,
+    roleChatPermissions: options.callers?.roleChatPermissions ?? DEFAULT_ROLE_CHAT_PERMISSIONS,
   });
 
   const health = new HealthStatus();
@@ -104,7 +118,19 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
   });
   const handler = edge.wrap(connectNodeAdapter({
     routes,
-    interceptors: [createCallLogInterceptor(options.logger)],
+    interceptors: [
+      createCallLogInterceptor(options.logger),
+      ...(options.auditLog ? [createAuditInterceptor(options.auditLog, now)] : []),
+      ...(options.callers
+        ? [
+            createAuthenticationInterceptor({
+              registry: options.callers,
+              limiter: createRateLimiter({ now: Date.now }),
+              protectedServices: new Set([TokenService.typeName]),
+            }),
+          ]
+        : []),
+    ],
     readMaxBytes: options.maxRequestBytes,
     // The edge caps longer deadlines at this value, so this limit only guards against a header
     // the edge could not read.

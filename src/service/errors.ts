@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { BadRequestSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
+import { BadRequestSchema, ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { GrantError } from "../pubnub/grant-client.js";
 import type { FieldViolation } from "./request-rules.js";
 
@@ -18,6 +18,15 @@ export function invalidArgument(violations: readonly FieldViolation[]): ConnectE
   return new ConnectError(`invalid request: ${summary}`, Code.InvalidArgument, undefined, [
     { desc: BadRequestSchema, value: detail },
   ]);
+}
+
+/**
+ * Builds the PERMISSION_DENIED error for a request outside the caller's policy. It names the rule,
+ * in the message and as the reason of a google.rpc.ErrorInfo detail, but not the policy's contents.
+ */
+export function permissionDenied(rule: string, message: string): ConnectError {
+  const detail = create(ErrorInfoSchema, { reason: rule, domain: "red5-token-service" });
+  return new ConnectError(`permission denied: ${message} [${rule}]`, Code.PermissionDenied, undefined, [{ desc: ErrorInfoSchema, value: detail }]);
 }
 
 const GRANT_ERROR_CODES = {

@@ -18,7 +18,15 @@ import type { MasterCredentials } from "../credentials/master-credentials.js";
 import type { GrantRequest } from "../pubnub/grant-client.js";
 import { channelWithPresence, permissionBits, type ChannelPermission } from "../tokens/chat-permissions.js";
 import { signConferenceToken, type ConferenceRole, type ConferenceSigningKey } from "../tokens/conference-token.js";
-import { invalidArgument } from "./errors.js";
+import { CALLER } from "../auth/caller-context.js";
+import {
+  chatPermissionsForRole,
+  checkChatRequest,
+  checkConferenceRequest,
+  type PolicyDenial,
+  type RoleChatPermissions,
+} from "../auth/policy.js";
+import { invalidArgument, permissionDenied } from "./errors.js";
 import { checkDeclaredRules, checkMaxMinutes, DEFAULT_TOKEN_MINUTES } from "./request-rules.js";
 
 /** Asks PubNub for a token; PubNubGrantClient implements it. */
@@ -37,6 +45,8 @@ export interface TokenServiceDeps {
   readonly maxMinutes: number;
   /** Time a call without a deadline may take, in milliseconds. */
   readonly callBudgetMs: number;
+  /** Chat permissions embedded in conference tokens, by role. */
+  readonly roleChatPermissions: RoleChatPermissions;
 }
 
 const ROLE_CLAIMS: ReadonlyMap<Role, ConferenceRole> = new Map([
@@ -59,15 +69,19 @@ async function issueConferenceToken(
   context: HandlerContext,
 ): Promise<IssueConferenceTokenResponse> {
   const minutes = checkRequest(IssueConferenceTokenRequestSchema, request, "expiration_minutes", request.expirationMinutes, deps.maxMinutes);
-  const issuedAt = unixSeconds(deps.now());
-  // Red5's SDK grants read and write on the room chat for every role.
-  const grants = channelWithPresence(request.roomId, true, true);
-  const pubnubToken = await grant(deps, context, request.userId, minutes, grants);
-
   const role = ROLE_CLAIMS.get(request.role);
   if (role === undefined) {
     throw new Error(`role ${request.role} passed validation but has no claim value`);
   }
+  const caller = context.values.get(CALLER);
+  if (caller !== undefined) {
+    rejectDenial(checkConferenceRequest(caller.caller.policy, { roomId: request.roomId, role, minutes }));
+  }
+
+  const issuedAt = unixSeconds(deps.now());
+  const chat = chatPermissionsForRole(deps.roleChatPermissions, role);
+  const grants = channelWithPresence(request.roomId, chat.read, chat.write);
+  const pubnubToken = await grant(deps, context, request.userId, minutes, grants);
   const token = await signConferenceToken(
     {
       userId: request.userId,
@@ -97,6 +111,11 @@ async function issueChatToken(
   context: HandlerContext,
 ): Promise<IssueChatTokenResponse> {
   const minutes = checkRequest(IssueChatTokenRequestSchema, request, "ttl_minutes", request.ttlMinutes, deps.maxMinutes);
+  const caller = context.values.get(CALLER);
+  if (caller !== undefined) {
+    const { channelId, read, write } = request;
+    rejectDenial(checkChatRequest(caller.caller.policy, { channelId, read, write, minutes }));
+  }
   const issuedAt = unixSeconds(deps.now());
   const grants = channelWithPresence(request.channelId, request.read, request.write);
   const token = await grant(deps, context, request.userId, minutes, grants);
@@ -125,6 +144,13 @@ function checkRequest<Desc extends DescMessage>(
     throw invalidArgument(violations);
   }
   return minutes ?? DEFAULT_TOKEN_MINUTES;
+}
+
+/** Throws PERMISSION_DENIED for a request outside the caller's policy. */
+function rejectDenial(denial: PolicyDenial | undefined): void {
+  if (denial !== undefined) {
+    throw permissionDenied(denial.rule, denial.message);
+  }
 }
 
 /** Asks PubNub for a token within the call's deadline, or the server's budget when it has none. */
