@@ -15,8 +15,18 @@ export interface Config {
   readonly host: string;
   /** Port to listen on, 0 for any free port. PORT; default 8080. */
   readonly port: number;
-  /** PEM certificate chain and key files; TLS_CERT_FILE and TLS_KEY_FILE, both or neither. */
-  readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
+  /**
+   * PEM certificate chain and key files, TLS_CERT_FILE and TLS_KEY_FILE, both or neither; and
+   * TLS_CLIENT_CA_FILE, the PEM CA that signs client certificates for mutual TLS (needs TLS).
+   */
+  readonly tls: { readonly certFile: string; readonly keyFile: string; readonly clientCaFile: string | undefined } | undefined;
+  /** JSON file of the callers allowed to mint tokens and their policies. CALLERS_FILE; unset by default. */
+  readonly callersFile: string | undefined;
+  /**
+   * Lets TokenService serve unauthenticated clients on a non-loopback address with configured
+   * credentials. ALLOW_UNAUTHENTICATED_CALLERS; default false.
+   */
+  readonly allowUnauthenticatedCallers: boolean;
   readonly credentials: CredentialSource;
   /** PubNub REST origin. PUBNUB_ORIGIN; default https://ps.pndsn.com. Ignored in development mode. */
   readonly pubnubOrigin: string;
@@ -61,10 +71,16 @@ export type Environment = Readonly<Record<string, string | undefined>>;
 /** Reads and checks every setting. Throws ConfigError naming the first invalid one. */
 export function loadConfig(env: Environment): Config {
   const credentials = readCredentialSource(env);
+  const host = readHost(env);
+  const callersFile = nonEmpty(env.CALLERS_FILE);
+  const allowUnauthenticatedCallers = readBoolean(env, "ALLOW_UNAUTHENTICATED_CALLERS");
+  checkCallerAuthentication(credentials, host, callersFile, allowUnauthenticatedCallers);
   return {
-    host: readHost(env),
+    host,
     port: readInteger(env, "PORT", 8080, 0, 65_535),
     tls: readTls(env),
+    callersFile,
+    allowUnauthenticatedCallers,
     credentials,
     pubnubOrigin: readOrigin(env),
     pubnubServerUuid: readServerUuid(env),
@@ -101,6 +117,37 @@ function readCredentialSource(env: Environment): CredentialSource {
   throw new ConfigError(missing, `is not set but ${present} is. Set both, or neither for local development mode.`);
 }
 
+/**
+ * Refuses a deployment where anyone who reaches the port could mint tokens: real credentials, no
+ * callers configured, and an address other than loopback, unless explicitly allowed. Development
+ * mode is exempt, because its tokens work nowhere else.
+ */
+function checkCallerAuthentication(credentials: CredentialSource, host: string, callersFile: string | undefined, allowed: boolean): void {
+  if (credentials.kind === "development" || callersFile !== undefined || allowed || isLoopback(host)) {
+    return;
+  }
+  throw new ConfigError(
+    "CALLERS_FILE",
+    `is not set and HOST ${host} is not a loopback address, so any client that reaches the port could mint tokens. ` +
+      "Configure callers, listen on 127.0.0.1, or set ALLOW_UNAUTHENTICATED_CALLERS=true behind another access control.",
+  );
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+function readBoolean(env: Environment, name: string): boolean {
+  const text = nonEmpty(env[name]);
+  if (text === undefined || text === "false") {
+    return false;
+  }
+  if (text === "true") {
+    return true;
+  }
+  throw new ConfigError(name, `must be true or false; got ${JSON.stringify(text.slice(0, 32))}.`);
+}
+
 function readHost(env: Environment): string {
   const host = nonEmpty(env.HOST) ?? "127.0.0.1";
   if (isIP(host) === 0 && !/^[A-Za-z0-9.-]+$/.test(host)) {
@@ -112,14 +159,18 @@ function readHost(env: Environment): string {
 function readTls(env: Environment): Config["tls"] {
   const certFile = nonEmpty(env.TLS_CERT_FILE);
   const keyFile = nonEmpty(env.TLS_KEY_FILE);
+  const clientCaFile = nonEmpty(env.TLS_CLIENT_CA_FILE);
   if (certFile === undefined && keyFile === undefined) {
+    if (clientCaFile !== undefined) {
+      throw new ConfigError("TLS_CLIENT_CA_FILE", "needs TLS: set TLS_CERT_FILE and TLS_KEY_FILE too.");
+    }
     return undefined;
   }
   if (certFile === undefined || keyFile === undefined) {
     const missing = certFile === undefined ? "TLS_CERT_FILE" : "TLS_KEY_FILE";
     throw new ConfigError(missing, "is not set. Set TLS_CERT_FILE and TLS_KEY_FILE together, or neither for cleartext.");
   }
-  return { certFile, keyFile };
+  return { certFile, keyFile, clientCaFile };
 }
 
 function readOrigin(env: Environment): string {

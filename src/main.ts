@@ -8,6 +8,8 @@ import {
   type MasterCredentials,
 } from "./credentials/master-credentials.js";
 import { startPubNubEmulator } from "./emulator/pubnub-emulator.js";
+import { createAuditLog } from "./auth/audit.js";
+import { parseCallers, type CallerRegistry } from "./auth/callers.js";
 import { createLogger, type Logger } from "./server/logger.js";
 import { startTokenServer } from "./server/token-server.js";
 
@@ -43,6 +45,8 @@ async function main(): Promise<void> {
     maxRequestBytes: config.maxRequestBytes,
     http2MaxConcurrentStreams: config.http2MaxConcurrentStreams,
     logger,
+    callers: readCallers(config),
+    auditLog: createAuditLog(),
   });
 
   if (config.credentials.kind === "development") {
@@ -70,22 +74,42 @@ async function startUpstream(config: Config): Promise<Upstream> {
   return { credentials, origin: emulator.origin, close: () => emulator.close() };
 }
 
-function readTls(config: Config): { cert: Buffer; key: Buffer } | undefined {
+function readTls(config: Config): { cert: Buffer; key: Buffer; clientCa: Buffer | undefined } | undefined {
   if (config.tls === undefined) {
     return undefined;
   }
   const cert = readSettingFile("TLS_CERT_FILE", config.tls.certFile);
   const key = readSettingFile("TLS_KEY_FILE", config.tls.keyFile);
+  const clientCa = config.tls.clientCaFile === undefined ? undefined : readSettingFile("TLS_CLIENT_CA_FILE", config.tls.clientCaFile);
   try {
-    createSecureContext({ cert, key });
+    createSecureContext({ cert, key, ca: clientCa });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? "invalid";
     throw new ConfigError(
       "TLS_CERT_FILE",
-      `and TLS_KEY_FILE are not a PEM certificate chain and its matching private key (${code}). Check both files.`,
+      `and TLS_KEY_FILE are not a PEM certificate chain and its matching private key, or TLS_CLIENT_CA_FILE is not PEM (${code}). Check the files.`,
     );
   }
-  return { cert, key };
+  return { cert, key, clientCa };
+}
+
+/** Reads and checks the callers file, if one is configured. */
+function readCallers(config: Config): CallerRegistry | undefined {
+  if (config.callersFile === undefined) {
+    return undefined;
+  }
+  const text = readSettingFile("CALLERS_FILE", config.callersFile).toString("utf8");
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError("CALLERS_FILE", `is not valid JSON: ${(error as Error).message}`);
+  }
+  try {
+    return parseCallers(json);
+  } catch (error) {
+    throw new ConfigError("CALLERS_FILE", `is invalid: ${(error as Error).message}`);
+  }
 }
 
 function readSettingFile(setting: string, path: string): Buffer {

@@ -7,6 +7,8 @@ describe("loadConfig", () => {
       host: "127.0.0.1",
       port: 8080,
       tls: undefined,
+      callersFile: undefined,
+      allowUnauthenticatedCallers: false,
       credentials: { kind: "development" },
       pubnubOrigin: "https://ps.pndsn.com",
       pubnubServerUuid: "red5-token-service",
@@ -27,6 +29,9 @@ describe("loadConfig", () => {
       PORT: "9090",
       TLS_CERT_FILE: "/etc/tls/cert.pem",
       TLS_KEY_FILE: "/etc/tls/key.pem",
+      TLS_CLIENT_CA_FILE: "/etc/tls/clients-ca.pem",
+      CALLERS_FILE: "/etc/red5/callers.json",
+      ALLOW_UNAUTHENTICATED_CALLERS: "false",
       RED5_MASTER_KEY: "k".repeat(32),
       RED5_MASTER_SECRET: "c2VjcmV0",
       PUBNUB_ORIGIN: "https://pubnub.example.test:8443",
@@ -44,7 +49,9 @@ describe("loadConfig", () => {
     expect(config).toEqual({
       host: "0.0.0.0",
       port: 9090,
-      tls: { certFile: "/etc/tls/cert.pem", keyFile: "/etc/tls/key.pem" },
+      tls: { certFile: "/etc/tls/cert.pem", keyFile: "/etc/tls/key.pem", clientCaFile: "/etc/tls/clients-ca.pem" },
+      callersFile: "/etc/red5/callers.json",
+      allowUnauthenticatedCallers: false,
       credentials: { kind: "configured", masterKey: "k".repeat(32), masterSecret: "c2VjcmV0" },
       pubnubOrigin: "https://pubnub.example.test:8443",
       pubnubServerUuid: "tokens-eu-1",
@@ -57,6 +64,20 @@ describe("loadConfig", () => {
       http2MaxConcurrentStreams: 10_000,
       logLevel: "warn",
     });
+  });
+
+  it.each([
+    { name: "loopback", env: { HOST: "127.0.0.1" } },
+    { name: "a callers file", env: { HOST: "0.0.0.0", CALLERS_FILE: "/etc/red5/callers.json" } },
+    { name: "the explicit setting", env: { HOST: "0.0.0.0", ALLOW_UNAUTHENTICATED_CALLERS: "true" } },
+  ])("serves configured credentials with $name", ({ env }) => {
+    const config = loadConfig({ RED5_MASTER_KEY: "k".repeat(32), RED5_MASTER_SECRET: "c2VjcmV0", ...env });
+
+    expect(config.credentials.kind).toBe("configured");
+  });
+
+  it("serves development mode on any address", () => {
+    expect(loadConfig({ HOST: "0.0.0.0" }).host).toBe("0.0.0.0");
   });
 
   it.each([
@@ -93,6 +114,13 @@ describe("loadConfig", () => {
     ["MAX_REQUEST_BYTES", { MAX_REQUEST_BYTES: "1023" }, 'MAX_REQUEST_BYTES must be a whole number from 1024 to 4194304; got "1023".'],
     ["HTTP2_MAX_CONCURRENT_STREAMS", { HTTP2_MAX_CONCURRENT_STREAMS: "0" }, 'HTTP2_MAX_CONCURRENT_STREAMS must be a whole number from 1 to 10000; got "0".'],
     ["LOG_LEVEL", { LOG_LEVEL: "verbose" }, "LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent."],
+    ["TLS_CLIENT_CA_FILE", { TLS_CLIENT_CA_FILE: "/ca.pem" }, "TLS_CLIENT_CA_FILE needs TLS: set TLS_CERT_FILE and TLS_KEY_FILE too."],
+    ["ALLOW_UNAUTHENTICATED_CALLERS", { ALLOW_UNAUTHENTICATED_CALLERS: "yes" }, 'ALLOW_UNAUTHENTICATED_CALLERS must be true or false; got "yes".'],
+    [
+      "CALLERS_FILE",
+      { RED5_MASTER_KEY: "k".repeat(32), RED5_MASTER_SECRET: "c2VjcmV0", HOST: "0.0.0.0" },
+      "CALLERS_FILE is not set and HOST 0.0.0.0 is not a loopback address, so any client that reaches the port could mint tokens. Configure callers, listen on 127.0.0.1, or set ALLOW_UNAUTHENTICATED_CALLERS=true behind another access control.",
+    ],
   ];
 
   it.each(invalid)("rejects an invalid %s", (setting, env, message) => {

@@ -47,8 +47,11 @@ type ServerSettings = Pick<
 
 /** Everything the token server needs, resolved from the configuration by the caller. */
 export interface TokenServerOptions extends ServerSettings {
-  /** PEM certificate chain and private key; without them the server speaks cleartext. */
-  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
+  /**
+   * PEM certificate chain and private key; without them the server speaks cleartext. clientCa
+   * enables client certificates for mutual TLS.
+   */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer; readonly clientCa?: Buffer | undefined };
   readonly credentials: MasterCredentials;
   /** PubNub REST origin: PubNub itself, or the emulator in development mode. */
   readonly pubnubOrigin: string;
