@@ -128,7 +128,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
         ? [
             createAuthenticationInterceptor({
               registry: options.callers,
-              limiter: createRateLimiter({ now: Date.now }),
+              limiter: createRateLimiter({ now }),
               protectedServices: new Set([TokenService.typeName]),
             }),
           ]
