@@ -65,11 +65,9 @@ func WithInsecure() Option {
 // WithBearerKey sends "authorization: Bearer <key>" with every call. An empty key sends no
 // header.
 //
-// NOTE: the service does not check this header yet, so anyone who can reach it can mint tokens.
-// The option exists so that callers can set the key now and keep working once the service
-// checks it. The key is sent only over TLS: New rejects WithBearerKey together with
-// WithInsecure, and a connection passed with WithConn must use transport security, or each
-// call fails with UNAUTHENTICATED before it is sent.
+// The service checks the key when it has callers configured. The key is sent only over TLS:
+// New rejects WithBearerKey together with WithInsecure, and a connection passed with WithConn
+// must use transport security, or each call fails with UNAUTHENTICATED before it is sent.
 func WithBearerKey(key string) Option {
 	return func(o *options) {
 		o.bearerKey = key

@@ -33,8 +33,8 @@ export interface TokenServiceClientOptions {
   /** Wire protocol. Default "grpc"; "connect" also works over HTTP/1.1. */
   readonly protocol?: "grpc" | "connect";
   /**
-   * API key sent as "authorization: Bearer <key>" on every call.
-   * NOTE: the service does not check caller credentials yet, so the key is only passed along.
+   * API key sent as "authorization: Bearer <key>" on every call, for a service with callers
+   * configured. Use TLS: over cleartext the key travels unencrypted.
    */
   readonly credential?: string;
   /** Deadline of each call in milliseconds. Default 10000. */

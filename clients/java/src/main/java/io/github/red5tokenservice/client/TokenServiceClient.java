@@ -286,10 +286,8 @@ public final class TokenServiceClient implements AutoCloseable {
     }
 
     /**
-     * Sends {@code authorization: Bearer <key>} metadata on every call. The service does not check
-     * the key yet, so the key does not restrict who can mint tokens. Sending it lets callers deploy
-     * the key before the service starts to require one. Over {@link #usePlaintext} the key travels
-     * unencrypted.
+     * Sends {@code authorization: Bearer <key>} metadata on every call, which a service with callers
+     * configured checks. Over {@link #usePlaintext} the key travels unencrypted.
      *
      * @param key the credential, visible ASCII characters without spaces
      * @return this builder
