@@ -1,7 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import type { ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IssueChatTokenRequestSchema, IssueConferenceTokenRequestSchema, Role, TokenService } from "../gen/ts/red5/token/v1/token_service_pb.js";
 import { createTokenServiceGrpcJs } from "./support/grpc-js-client.js";
@@ -30,7 +29,10 @@ beforeAll(async () => {
   const record = (call: Promise<{ token: string }>) =>
     call.then(
       (response) => tokens.push(response.token),
-      (error: unknown) => errorMessages.push((error as ServiceError).details ?? ConnectError.from(error).message),
+      (error: unknown) => {
+        const details = (error as { details?: unknown }).details;
+        errorMessages.push(typeof details === "string" ? details : ConnectError.from(error).message);
+      },
     );
 
   await record(issueConference(conferenceRequest));

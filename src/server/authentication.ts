@@ -33,6 +33,8 @@ export function createAuthenticationInterceptor(options: AuthenticationOptions):
       throw new ConnectError(UNAUTHENTICATED_MESSAGE, Code.Unauthenticated);
     }
 
+    // Set before the rate limit, so that the audit record of a rate-limited call names its caller.
+    request.contextValues.set(CALLER, identity);
     const limit = identity.caller.rateLimit;
     if (limit !== undefined) {
       const decision = options.limiter.take(identity.caller.name, limit);
@@ -41,7 +43,6 @@ export function createAuthenticationInterceptor(options: AuthenticationOptions):
       }
     }
 
-    request.contextValues.set(CALLER, identity);
     return next(request);
   };
 }
