@@ -1,7 +1,11 @@
 import { fromBinary } from "@bufbuild/protobuf";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BadRequestSchema } from "../gen/ts/google/rpc/error_details_pb.js";
+import { generateApiKey } from "../src/auth/api-keys.js";
 import { startPubNubEmulator, type PubNubEmulator } from "../src/emulator/pubnub-emulator.js";
 import { TEST_CREDENTIALS, TEST_MASTER_KEY, TEST_MASTER_SECRET } from "./support/harness.js";
 import { run, startService, type ServiceProcess } from "./support/process.js";
@@ -153,6 +157,78 @@ describe("service with configured credentials", () => {
   });
 });
 
+describe("service with a callers file", () => {
+  let emulator: PubNubEmulator;
+  let service: ServiceProcess;
+  const apiKey = generateApiKey();
+
+  beforeAll(async () => {
+    const directory = mkdtempSync(join(tmpdir(), "callers-"));
+    const callersFile = join(directory, "callers.json");
+    const example = JSON.parse(readFileSync("config/callers.example.json", "utf8")) as { callers: { name: string; apiKeys: unknown[] }[] };
+    const webinar = example.callers.find((caller) => caller.name === "webinar-service");
+    if (webinar === undefined) {
+      throw new Error("config/callers.example.json has no webinar-service");
+    }
+    webinar.apiKeys = [{ keyId: apiKey.keyId, hash: apiKey.hash }];
+    writeFileSync(callersFile, JSON.stringify(example));
+
+    emulator = await startPubNubEmulator({
+      subscribeKey: TEST_CREDENTIALS.pubnubSubscribeKey,
+      publishKey: TEST_CREDENTIALS.pubnubPublishKey,
+      secretKey: TEST_CREDENTIALS.pubnubSecretKey,
+    });
+    service = await startService(
+      "node",
+      ["--import", "tsx", "src/main.ts"],
+      serviceEnv({
+        RED5_MASTER_KEY: TEST_MASTER_KEY,
+        RED5_MASTER_SECRET: TEST_MASTER_SECRET,
+        PUBNUB_ORIGIN: emulator.origin,
+        CALLERS_FILE: callersFile,
+      }),
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await service?.stop();
+    await emulator?.close();
+  });
+
+  const body = '{"userId":"user-1","roomId":"webinar-1","role":"ROLE_SUBSCRIBER","expirationMinutes":30}';
+  const url = () => `${service.url}/red5.token.v1.TokenService/IssueConferenceToken`;
+
+  it("issues a token to a caller with a valid key", async () => {
+    const result = await run(BUF, ["curl", "--protocol", "connect", "-H", `authorization: Bearer ${apiKey.key}`, "--data", body, url()]);
+
+    expect(result.stderr).toBe("");
+    expect(JSON.parse(result.stdout).role).toBe("ROLE_SUBSCRIBER");
+  });
+
+  it("rejects a call without a key", async () => {
+    const result = await run(BUF, ["curl", "--protocol", "connect", "--data", body, url()]);
+
+    expect(JSON.parse(result.stderr)).toMatchObject({ code: "unauthenticated", message: "missing or invalid credentials" });
+  });
+
+  it("applies the caller's policy", async () => {
+    const result = await run(BUF, ["curl", "--protocol", "connect", "-H", `authorization: Bearer ${apiKey.key}`, "--data", body.replace("ROLE_SUBSCRIBER", "ROLE_ADMIN"), url()]);
+
+    expect(JSON.parse(result.stderr)).toMatchObject({ code: "permission_denied" });
+  });
+
+  it("writes audit records without the key", () => {
+    const audit = service
+      .stdout()
+      .split("\n")
+      .filter((line) => line.includes('"log":"audit"'));
+
+    expect(audit.length).toBeGreaterThanOrEqual(3);
+    expect(service.stdout()).not.toContain(apiKey.key);
+    expect(service.stdout()).not.toContain(apiKey.key.split("_").at(-1));
+  });
+});
+
 describe("start-up with invalid settings", () => {
   const cases: { name: string; settings: Record<string, string>; message: string }[] = [
     { name: "key without secret", settings: { RED5_MASTER_KEY: TEST_MASTER_KEY }, message: "RED5_MASTER_SECRET is not set but RED5_MASTER_KEY is." },
@@ -160,6 +236,13 @@ describe("start-up with invalid settings", () => {
     { name: "non-numeric port", settings: { PORT: "eighty" }, message: 'PORT must be a whole number from 0 to 65535; got "eighty".' },
     { name: "plain http origin", settings: { RED5_MASTER_KEY: TEST_MASTER_KEY, RED5_MASTER_SECRET: TEST_MASTER_SECRET, PUBNUB_ORIGIN: "http://ps.pndsn.com" }, message: "PUBNUB_ORIGIN must use https" },
     { name: "address not on this machine", settings: { HOST: "192.0.2.1" }, message: "" },
+    { name: "callers file that is not JSON", settings: { CALLERS_FILE: "README.md" }, message: "CALLERS_FILE is not valid JSON" },
+    { name: "callers file with a pasted key as key id", settings: { CALLERS_FILE: "test/fixtures/callers-key-as-id.json" }, message: "CALLERS_FILE is invalid" },
+    {
+      name: "real credentials on all interfaces without callers",
+      settings: { RED5_MASTER_KEY: TEST_MASTER_KEY, RED5_MASTER_SECRET: TEST_MASTER_SECRET, HOST: "0.0.0.0" },
+      message: "CALLERS_FILE is not set and HOST 0.0.0.0 is not a loopback address",
+    },
     { name: "certificate that is not PEM", settings: { TLS_CERT_FILE: "package.json", TLS_KEY_FILE: "package.json" }, message: "TLS_CERT_FILE and TLS_KEY_FILE are not a PEM certificate chain and its matching private key" },
     { name: "unreadable certificate", settings: { TLS_CERT_FILE: "/nonexistent/cert.pem", TLS_KEY_FILE: "/nonexistent/key.pem" }, message: "TLS_CERT_FILE names a file that cannot be read (ENOENT)" },
   ];
@@ -174,7 +257,8 @@ describe("start-up with invalid settings", () => {
     } else {
       expect(result.stderr).toContain(`invalid configuration: ${message}`);
     }
-    for (const secret of [TEST_MASTER_SECRET, TEST_MASTER_KEY, TEST_CREDENTIALS.conferenceSecret, TEST_CREDENTIALS.pubnubSecretKey]) {
+    const pastedKey = "r5ts_0123456789ab_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    for (const secret of [TEST_MASTER_SECRET, TEST_MASTER_KEY, TEST_CREDENTIALS.conferenceSecret, TEST_CREDENTIALS.pubnubSecretKey, pastedKey]) {
       expect(result.stderr + result.stdout).not.toContain(secret);
     }
   });
