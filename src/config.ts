@@ -16,8 +16,8 @@ export interface Config {
   /** Port to listen on, 0 for any free port. PORT; default 8080. */
   readonly port: number;
   /**
-   * PEM certificate chain and key files, TLS_CERT_FILE and TLS_KEY_FILE, both or neither; and
-   * TLS_CLIENT_CA_FILE, the PEM CA that signs client certificates for mutual TLS (needs TLS).
+   * PEM certificate chain and key files, TLS_CERT_FILE and TLS_KEY_FILE, both or neither. With
+   * them, TLS_CLIENT_CA_FILE names the PEM CA that signs client certificates for mutual TLS.
    */
   readonly tls: { readonly certFile: string; readonly keyFile: string; readonly clientCaFile: string | undefined } | undefined;
   /** JSON file of the callers allowed to mint tokens and their policies. CALLERS_FILE; unset by default. */

@@ -14,7 +14,7 @@ export interface CallerIdentity {
  */
 export const CALLER = createContextKey<CallerIdentity | undefined>(undefined, { description: "authenticated caller" });
 
-/** What the TLS layer knows about the client's certificate. */
+/** The client certificate of a TLS connection, as the TLS layer checked it. */
 export interface PeerCertificate {
   /** Whether the certificate chains to the configured client CA and is within its validity. */
   readonly authorized: boolean;

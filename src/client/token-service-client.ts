@@ -20,7 +20,7 @@ const ROLES: ReadonlyMap<string, Role> = new Map([
   ["subscriber", Role.SUBSCRIBER],
 ]);
 
-/** Longest deadline the service accepts, in milliseconds: what a Node.js timer can wait. */
+/** Maximum deadline the service honours, in milliseconds: what a Node.js timer can wait. */
 const MAX_TIMEOUT_MS = 2_147_483_647;
 
 /** Largest value a uint32 field can carry. */

@@ -6,7 +6,7 @@ import { CALLER, PEER_CERTIFICATE, type CallerIdentity } from "../auth/caller-co
 import type { CallerRegistry } from "../auth/callers.js";
 import type { RateLimiter } from "../auth/rate-limiter.js";
 
-/** What authentication needs: the configured callers and the rate limiter they share. */
+/** Settings of authentication: the configured callers and the rate limiter they share. */
 export interface AuthenticationOptions {
   readonly registry: CallerRegistry;
   readonly limiter: RateLimiter;

@@ -77,7 +77,7 @@ export function createEdge(options: EdgeOptions): Edge {
   };
 }
 
-/** Longest delay a Node.js timer supports, in milliseconds (about 24.8 days). */
+/** Maximum delay a Node.js timer supports, in milliseconds (about 24.8 days). */
 export const MAX_TIMER_MS = 2_147_483_647;
 
 /** Milliseconds per unit of the grpc-timeout header. */
@@ -191,8 +191,8 @@ function endUnreadRequestAfterResponse(request: NodeRequest, response: NodeRespo
       return;
     }
     // Buffered, unread request data counts against the connection's memory limit
-    // (maxSessionMemory) until it is consumed, so discard it; otherwise a few rejected large
-    // requests make Node.js refuse every later stream on the connection.
+    // (maxSessionMemory) until it is consumed, so it is discarded here. Otherwise a few rejected
+    // large requests make Node.js refuse every later stream on the connection.
     request.resume();
     // A client that has sent its whole body (half-closed on its side) needs no reset.
     const clientStillSending = stream.state.state !== http2.constants.NGHTTP2_STREAM_STATE_HALF_CLOSED_REMOTE;
