@@ -98,12 +98,14 @@ function readCallers(config: Config): CallerRegistry | undefined {
   if (config.callersFile === undefined) {
     return undefined;
   }
-  const text = readSettingFile("CALLERS_FILE", config.callersFile).toString("utf8");
+  const text = readSettingFile("CALLERS_FILE", config.callersFile).toString("utf8").replace(/^\uFEFF/, "");
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError("CALLERS_FILE", `is not valid JSON: ${(error as Error).message}`);
+    // Only the position: JSON.parse's message quotes the file, which may contain keys.
+    const position = /position (\d+)/.exec((error as Error).message)?.[1];
+    throw new ConfigError("CALLERS_FILE", `is not valid JSON${position === undefined ? "" : ` (at character ${position})`}. Check its syntax.`);
   }
   try {
     return parseCallers(json);

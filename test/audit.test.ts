@@ -20,7 +20,7 @@ class CapturedWrites {
   records(): Record<string, unknown>[] {
     return this.writes.map((chunk) => {
       expect(chunk.endsWith("\n")).toBe(true);
-      expect(chunk.slice(0, -1)).not.toMatch(/[\r\n\u2028\u2029]/);
+      expect(chunk.slice(0, -1)).not.toMatch(/[\r\n\u0085\u2028\u2029]/);
       return JSON.parse(chunk) as Record<string, unknown>;
     });
   }
@@ -158,6 +158,8 @@ describe("createAuditLog", () => {
     ["CRLF", 'room\r\n{"code":"OK","msg":"token mint attempt"}\r\n'],
     ["line separator", "room\u2028{}"],
     ["paragraph separator", "room\u2029{}"],
+    ["next line (NEL)", "room\u0085{}"],
+    ["other C1 control", "room\u009b{}"],
     ["double quote", 'room","code":"OK'],
     ["backslash", 'room\\","code":"OK'],
     ["closing brace", 'room"}\n{"rpc":"IssueChatToken'],

@@ -166,13 +166,14 @@ function cut(text: string): string {
 }
 
 /**
- * Wraps a destination so that U+2028 and U+2029 reach it as the JSON escapes \u2028 and \u2029.
- * pino writes them raw only inside strings, where the escape has the same meaning.
+ * Wraps a destination so that characters some readers treat as line breaks (U+2028, U+2029 and
+ * the C1 controls, NEL U+0085 among them) reach it as JSON escapes. pino writes them raw only
+ * inside strings, where the escape has the same meaning.
  */
 function escapeLineSeparators(destination: DestinationStream): DestinationStream {
   return {
     write(line: string): void {
-      destination.write(line.replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029"));
+      destination.write(line.replace(/[\u0080-\u009f\u2028\u2029]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, "0")}`));
     },
   };
 }

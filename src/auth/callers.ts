@@ -66,8 +66,10 @@ export function parseCallers(json: unknown): CallerRegistry {
     callers.set(caller.name, caller.caller);
     keyEntries.push(...caller.apiKeys);
     for (const identity of caller.tlsIdentities) {
-      if (tlsIdentities.has(identity)) {
-        throw new CallersConfigError(`callers[${index}]: the TLS identity ${JSON.stringify(identity)} already belongs to another caller.`);
+      const owner = tlsIdentities.get(identity);
+      if (owner !== undefined) {
+        const where = owner === caller.name ? "is listed twice" : `already belongs to caller ${JSON.stringify(owner)}`;
+        throw new CallersConfigError(`callers[${index}]: the TLS identity ${JSON.stringify(identity)} ${where}. Keep one entry.`);
       }
       tlsIdentities.set(identity, caller.name);
     }
@@ -117,7 +119,14 @@ function parseApiKeys(value: unknown, caller: string, place: string): ApiKeyEntr
   return value.map((key: unknown, keyIndex: number) => {
     const object = requireObject(key, `${place}.apiKeys[${keyIndex}]`);
     rejectUnknownFields(object, new Set(["keyId", "hash", "caller"]), `${place}.apiKeys[${keyIndex}]`);
-    return { keyId: String(object.keyId ?? ""), hash: String(object.hash ?? ""), caller };
+    const keyPlace = `${place}.apiKeys[${keyIndex}]`;
+    if (typeof object.keyId !== "string" || typeof object.hash !== "string") {
+      throw new CallersConfigError(`${keyPlace} needs keyId and hash as strings, as scripts/create-api-key.ts prints them.`);
+    }
+    if (object.caller !== undefined && object.caller !== caller) {
+      throw new CallersConfigError(`${keyPlace} was created for another caller. Move it under that caller, or create a key for ${JSON.stringify(caller)}.`);
+    }
+    return { keyId: object.keyId, hash: object.hash, caller };
   });
 }
 
@@ -164,9 +173,13 @@ function requireObject(value: unknown, place: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+/** Field names short and plain enough to quote in a message; anything else might be a pasted key. */
+const QUOTABLE_FIELD = /^[A-Za-z][A-Za-z0-9]{0,31}$/;
+
 function rejectUnknownFields(object: Record<string, unknown>, known: ReadonlySet<string>, place: string): void {
   const unknown = Object.keys(object).find((field) => !known.has(field));
   if (unknown !== undefined) {
-    throw new CallersConfigError(`${place} has an unknown field ${JSON.stringify(unknown.slice(0, 64))}. Known fields: ${[...known].join(", ")}.`);
+    const name = QUOTABLE_FIELD.test(unknown) ? `field ${JSON.stringify(unknown)}` : "field (its name is not shown, in case it is a key)";
+    throw new CallersConfigError(`${place} has an unknown ${name}. Known fields: ${[...known].join(", ")}.`);
   }
 }
