@@ -1,5 +1,5 @@
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import type { ConnectRouter } from "@connectrpc/connect";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { file_google_rpc_error_details } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { Health } from "../../gen/ts/grpc/health/v1/health_pb.js";
 import { TokenService } from "../../gen/ts/red5/token/v1/token_service_pb.js";
@@ -84,19 +84,7 @@ export interface TokenServer {
 /** Starts the gRPC, gRPC-Web and Connect server for TokenService, with reflection and health. */
 export async function startTokenServer(options: TokenServerOptions): Promise<TokenServer> {
   const now = options.now ?? Date.now;
-  const pubnub = new PubNubGrantClient({
-    origin: options.pubnubOrigin,
-    subscribeKey: options.credentials.pubnubSubscribeKey,
-    publishKey: options.credentials.pubnubPublishKey,
-    secretKey: options.credentials.pubnubSecretKey,
-    serverUuid: options.pubnubServerUuid,
-    sdkName: SDK_NAME,
-    now,
-    maxAttempts: options.pubnubMaxAttempts,
-    attemptTimeoutMs: options.pubnubAttemptTimeoutMs,
-    connections: options.pubnubConnections,
-    ...options.retry,
-  });
+  const pubnub = createPubNubClient(options, now);
   const tokenService = createTokenService({
     credentials: options.credentials,
     conferenceKey: await importConferenceKey(options.credentials.conferenceSecret),
@@ -121,19 +109,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
   });
   const handler = edge.wrap(connectNodeAdapter({
     routes,
-    interceptors: [
-      createCallLogInterceptor(options.logger),
-      ...(options.auditLog ? [createAuditInterceptor(options.auditLog, now)] : []),
-      ...(options.callers
-        ? [
-            createAuthenticationInterceptor({
-              registry: options.callers,
-              limiter: createRateLimiter({ now }),
-              protectedServices: new Set([TokenService.typeName]),
-            }),
-          ]
-        : []),
-    ],
+    interceptors: createInterceptors(options, now),
     readMaxBytes: options.maxRequestBytes,
     // The edge caps longer deadlines at this value, so this limit only guards against a header
     // the edge could not read.
@@ -162,4 +138,37 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
       await pubnub.close();
     },
   };
+}
+
+function createPubNubClient(options: TokenServerOptions, now: () => number): PubNubGrantClient {
+  return new PubNubGrantClient({
+    origin: options.pubnubOrigin,
+    subscribeKey: options.credentials.pubnubSubscribeKey,
+    publishKey: options.credentials.pubnubPublishKey,
+    secretKey: options.credentials.pubnubSecretKey,
+    serverUuid: options.pubnubServerUuid,
+    sdkName: SDK_NAME,
+    now,
+    maxAttempts: options.pubnubMaxAttempts,
+    attemptTimeoutMs: options.pubnubAttemptTimeoutMs,
+    connections: options.pubnubConnections,
+    ...options.retry,
+  });
+}
+
+/**
+ * Orders the interceptors from the outside in: the call log sees every outcome, the audit log
+ * every mint attempt including unauthenticated ones, and authentication runs last, next to the
+ * handlers.
+ */
+function createInterceptors(options: TokenServerOptions, now: () => number): Interceptor[] {
+  const interceptors = [createCallLogInterceptor(options.logger)];
+  if (options.auditLog) {
+    interceptors.push(createAuditInterceptor(options.auditLog, now));
+  }
+  if (options.callers) {
+    const limiter = createRateLimiter({ now });
+    interceptors.push(createAuthenticationInterceptor({ registry: options.callers, limiter, protectedServices: new Set([TokenService.typeName]) }));
+  }
+  return interceptors;
 }
