@@ -38,6 +38,10 @@ export interface Config {
   readonly pubnubAttemptTimeoutMs: number;
   /** Kept-alive connections to PubNub. PUBNUB_CONNECTIONS; default 64, range 1 to 1024. */
   readonly pubnubConnections: number;
+  /** Consecutive failed grants that open the circuit breaker. PUBNUB_BREAKER_FAILURES; default 5, range 1 to 1000. */
+  readonly pubnubBreakerFailures: number;
+  /** Time the open breaker rejects grants before a trial. PUBNUB_BREAKER_OPEN_MS; default 5000, range 100 to 300000. */
+  readonly pubnubBreakerOpenMs: number;
   /** Maximum token lifetime issued, in minutes. TOKEN_MAX_MINUTES; default 43200, range 1 to 43200. */
   readonly tokenMaxMinutes: number;
   /** Time budget of a call that carries no deadline. CALL_BUDGET_MS; default 10000, range 100 to 300000. */
@@ -87,6 +91,8 @@ export function loadConfig(env: Environment): Config {
     pubnubMaxAttempts: readInteger(env, "PUBNUB_MAX_ATTEMPTS", 3, 1, 10),
     pubnubAttemptTimeoutMs: readInteger(env, "PUBNUB_ATTEMPT_TIMEOUT_MS", 5000, 100, 60_000),
     pubnubConnections: readInteger(env, "PUBNUB_CONNECTIONS", 64, 1, 1024),
+    pubnubBreakerFailures: readInteger(env, "PUBNUB_BREAKER_FAILURES", 5, 1, 1000),
+    pubnubBreakerOpenMs: readInteger(env, "PUBNUB_BREAKER_OPEN_MS", 5000, 100, 300_000),
     tokenMaxMinutes: readInteger(env, "TOKEN_MAX_MINUTES", PUBNUB_MAX_TTL_MINUTES, 1, PUBNUB_MAX_TTL_MINUTES),
     callBudgetMs: readInteger(env, "CALL_BUDGET_MS", 10_000, 100, 300_000),
     maxRequestBytes: readInteger(env, "MAX_REQUEST_BYTES", 16_384, 1024, 4_194_304),

@@ -40,6 +40,8 @@ async function main(): Promise<void> {
     pubnubMaxAttempts: config.pubnubMaxAttempts,
     pubnubAttemptTimeoutMs: config.pubnubAttemptTimeoutMs,
     pubnubConnections: config.pubnubConnections,
+    pubnubBreakerFailures: config.pubnubBreakerFailures,
+    pubnubBreakerOpenMs: config.pubnubBreakerOpenMs,
     tokenMaxMinutes: config.tokenMaxMinutes,
     callBudgetMs: config.callBudgetMs,
     maxRequestBytes: config.maxRequestBytes,

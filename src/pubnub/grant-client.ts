@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Pool, errors as undiciErrors } from "undici";
+import type { CircuitBreaker } from "./circuit-breaker.js";
 import { signRequest } from "./signature.js";
 
 /** A grant: one authorized user and a set of channels, each with a permission bitmask. */
@@ -38,6 +39,8 @@ export interface GrantClientOptions {
   readonly connections?: number;
   /** Random source in [0, 1) for retry jitter. Default: Math.random. */
   readonly random?: () => number;
+  /** Circuit breaker that rejects grants at once while PubNub keeps failing. Default: none. */
+  readonly breaker?: CircuitBreaker;
 }
 
 /** Cause of a failed grant, for mapping to a status a caller can act on. */
@@ -59,20 +62,30 @@ export type GrantFailureKind =
  */
 export class GrantError extends Error {
   override readonly name = "GrantError";
+  /** HTTP status of the last response, when there was one. */
+  readonly status: number | undefined;
+  /** Attempts made, first try included. */
+  readonly attempts: number;
+  /** PubNub's own error text, without request data; safe to show the caller of an "invalid" grant. */
+  readonly upstreamMessage: string | undefined;
+  /** When the circuit breaker rejected the call: the time until it lets a call through, in milliseconds. */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(
-    readonly kind: GrantFailureKind,
-    message: string,
-    /** HTTP status of the last response, when there was one. */
-    readonly status: number | undefined,
-    /** Attempts made, first try included. */
-    readonly attempts: number,
-    options?: ErrorOptions,
-    /** PubNub's own error text, without request data; safe to show the caller of an "invalid" grant. */
-    readonly upstreamMessage?: string,
-  ) {
-    super(message, options);
+  constructor(readonly kind: GrantFailureKind, message: string, details: GrantErrorDetails) {
+    super(message);
+    this.status = details.status;
+    this.attempts = details.attempts;
+    this.upstreamMessage = details.upstreamMessage;
+    this.retryAfterMs = details.retryAfterMs;
   }
+}
+
+/** Facts about a failed grant, for GrantError. */
+export interface GrantErrorDetails {
+  readonly status?: number | undefined;
+  readonly attempts: number;
+  readonly upstreamMessage?: string | undefined;
+  readonly retryAfterMs?: number | undefined;
 }
 
 /** Result of one HTTP exchange with PubNub. */
@@ -130,13 +143,33 @@ export class PubNubGrantClient {
    * or signal aborts. Throws GrantError.
    */
   async grantToken(request: GrantRequest, timeoutMs: number, signal?: AbortSignal): Promise<string> {
+    const breaker = this.options.breaker;
+    if (breaker === undefined) {
+      return this.grantWithRetries(request, timeoutMs, signal);
+    }
+
+    const decision = breaker.check();
+    if (!decision.allowed) {
+      throw new GrantError("unavailable", "PubNub circuit is open after repeated failures", { attempts: 0, retryAfterMs: decision.retryAfterMs });
+    }
+    try {
+      const token = await this.grantWithRetries(request, timeoutMs, signal);
+      breaker.recordSuccess();
+      return token;
+    } catch (error) {
+      recordOutcome(breaker, error);
+      throw error;
+    }
+  }
+
+  private async grantWithRetries(request: GrantRequest, timeoutMs: number, signal?: AbortSignal): Promise<string> {
     const deadline = performance.now() + timeoutMs;
     const body = grantBody(request);
 
     for (let attempt = 1; ; attempt++) {
       const remainingMs = deadline - performance.now();
       if (remainingMs <= 0) {
-        throw new GrantError("deadline-exceeded", "deadline exceeded before PubNub responded", undefined, attempt - 1);
+        throw new GrantError("deadline-exceeded", "deadline exceeded before PubNub responded", { attempts: attempt - 1 });
       }
 
       const attemptMs = Math.min(this.attemptTimeoutMs, remainingMs);
@@ -146,15 +179,22 @@ export class PubNubGrantClient {
       }
       if (!result.transient) {
         const kind = result.status === 400 ? "invalid" : "rejected";
-        throw new GrantError(kind, `PubNub rejected the grant: ${result.reason}`, result.status, attempt, undefined, result.upstreamMessage);
+        throw new GrantError(kind, `PubNub rejected the grant: ${result.reason}`, {
+          status: result.status,
+          attempts: attempt,
+          upstreamMessage: result.upstreamMessage,
+        });
       }
       if (attempt >= this.maxAttempts) {
-        throw new GrantError("unavailable", `PubNub failed ${attempt} times, last: ${result.reason}`, result.status, attempt);
+        throw new GrantError("unavailable", `PubNub failed ${attempt} times, last: ${result.reason}`, { status: result.status, attempts: attempt });
       }
 
       const delayMs = this.retryDelayMs(attempt);
       if (performance.now() + delayMs >= deadline) {
-        throw new GrantError("unavailable", `PubNub failed and no time is left to retry, last: ${result.reason}`, result.status, attempt);
+        throw new GrantError("unavailable", `PubNub failed and no time is left to retry, last: ${result.reason}`, {
+          status: result.status,
+          attempts: attempt,
+        });
       }
       await sleep(delayMs, undefined, { signal }).catch(() => undefined);
     }
@@ -190,7 +230,7 @@ export class PubNubGrantClient {
       throwIfCancelled(callerSignal, attempt);
       if (timeout.aborted) {
         if (boundByDeadline) {
-          throw new GrantError("deadline-exceeded", "deadline exceeded while waiting for PubNub", undefined, attempt);
+          throw new GrantError("deadline-exceeded", "deadline exceeded while waiting for PubNub", { attempts: attempt });
         }
         return { ok: false, transient: true, reason: `no answer within ${Math.round(timeoutMs)} ms` };
       }
@@ -220,6 +260,20 @@ export class PubNubGrantClient {
   }
 }
 
+/**
+ * Tells the breaker how a grant ended. PubNub answering at all, even with a rejection, counts as
+ * a success: only failures to get an answer say that PubNub is unavailable.
+ */
+function recordOutcome(breaker: CircuitBreaker, error: unknown): void {
+  if (!(error instanceof GrantError) || error.kind === "cancelled") {
+    breaker.recordAbandoned();
+  } else if (error.kind === "unavailable" || error.kind === "deadline-exceeded") {
+    breaker.recordFailure();
+  } else {
+    breaker.recordSuccess();
+  }
+}
+
 /** Builds the grant body exactly as PubNub's SDK lays it out, unused resource kinds included. */
 export function grantBody(request: GrantRequest): string {
   return JSON.stringify({
@@ -235,7 +289,7 @@ export function grantBody(request: GrantRequest): string {
 
 function throwIfCancelled(signal: AbortSignal | undefined, attempt: number): void {
   if (signal?.aborted) {
-    throw new GrantError("cancelled", "the call was cancelled", undefined, attempt);
+    throw new GrantError("cancelled", "the call was cancelled", { attempts: attempt });
   }
 }
 

@@ -1,10 +1,9 @@
-import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { RetryInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { parseBearerHeader } from "../auth/api-keys.js";
 import { CALLER, PEER_CERTIFICATE, type CallerIdentity } from "../auth/caller-context.js";
 import type { CallerRegistry } from "../auth/callers.js";
 import type { RateLimiter } from "../auth/rate-limiter.js";
+import { retryInfo } from "../service/errors.js";
 
 /** Settings of authentication: the configured callers and the rate limiter they share. */
 export interface AuthenticationOptions {
@@ -78,11 +77,7 @@ function identify(
 }
 
 function rateLimited(retryAfterMs: number): ConnectError {
-  const seconds = Math.floor(retryAfterMs / 1000);
-  const retryInfo = create(RetryInfoSchema, {
-    retryDelay: { seconds: BigInt(seconds), nanos: (retryAfterMs - seconds * 1000) * 1_000_000 },
-  });
   return new ConnectError(`rate limit exceeded for this caller; retry after ${retryAfterMs} ms`, Code.ResourceExhausted, undefined, [
-    { desc: RetryInfoSchema, value: retryInfo },
+    retryInfo(retryAfterMs),
   ]);
 }

@@ -5,6 +5,7 @@ import { Health } from "../../gen/ts/grpc/health/v1/health_pb.js";
 import { TokenService } from "../../gen/ts/red5/token/v1/token_service_pb.js";
 import type { Config } from "../config.js";
 import type { MasterCredentials } from "../credentials/master-credentials.js";
+import { CircuitBreaker } from "../pubnub/circuit-breaker.js";
 import { PubNubGrantClient, type GrantClientOptions } from "../pubnub/grant-client.js";
 import { createTokenService, type TokenGranter } from "../service/token-service.js";
 import { importConferenceKey } from "../tokens/conference-token.js";
@@ -39,6 +40,8 @@ type ServerSettings = Pick<
   | "pubnubMaxAttempts"
   | "pubnubAttemptTimeoutMs"
   | "pubnubConnections"
+  | "pubnubBreakerFailures"
+  | "pubnubBreakerOpenMs"
   | "tokenMaxMinutes"
   | "callBudgetMs"
   | "maxRequestBytes"
@@ -84,7 +87,8 @@ export interface TokenServer {
 /** Starts the gRPC, gRPC-Web and Connect server for TokenService, with reflection and health. */
 export async function startTokenServer(options: TokenServerOptions): Promise<TokenServer> {
   const now = options.now ?? Date.now;
-  const pubnub = createPubNubClient(options, now);
+  const breaker = new CircuitBreaker({ failureThreshold: options.pubnubBreakerFailures, openMs: options.pubnubBreakerOpenMs, now });
+  const pubnub = createPubNubClient(options, now, breaker);
   const tokenService = createTokenService({
     credentials: options.credentials,
     conferenceKey: await importConferenceKey(options.credentials.conferenceSecret),
@@ -97,6 +101,12 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
 
   const health = new HealthStatus();
   health.set(TokenService.typeName, ServingStatus.SERVING);
+  // The server as a whole ("") stays SERVING, so that probes do not restart replicas for an
+  // outage no restart can fix; TokenService reports NOT_SERVING while PubNub's circuit is open.
+  breaker.onStateChange((state) => {
+    health.set(TokenService.typeName, state === "open" ? ServingStatus.NOT_SERVING : ServingStatus.SERVING);
+    options.logger.warn({ circuit: state }, "PubNub circuit breaker changed state");
+  });
   const routes = (router: ConnectRouter) => {
     router.service(TokenService, tokenService);
     registerHealth(router, health);
@@ -140,7 +150,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
   };
 }
 
-function createPubNubClient(options: TokenServerOptions, now: () => number): PubNubGrantClient {
+function createPubNubClient(options: TokenServerOptions, now: () => number, breaker: CircuitBreaker): PubNubGrantClient {
   return new PubNubGrantClient({
     origin: options.pubnubOrigin,
     subscribeKey: options.credentials.pubnubSubscribeKey,
@@ -152,6 +162,7 @@ function createPubNubClient(options: TokenServerOptions, now: () => number): Pub
     maxAttempts: options.pubnubMaxAttempts,
     attemptTimeoutMs: options.pubnubAttemptTimeoutMs,
     connections: options.pubnubConnections,
+    breaker,
     ...options.retry,
   });
 }

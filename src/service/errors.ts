@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { BadRequestSchema, ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
+import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema, type RetryInfo } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { GrantError } from "../pubnub/grant-client.js";
 import type { FieldViolation } from "./request-rules.js";
 
@@ -29,6 +29,15 @@ export function permissionDenied(rule: string, message: string): ConnectError {
   return new ConnectError(`permission denied: ${message} [${rule}]`, Code.PermissionDenied, undefined, [{ desc: ErrorInfoSchema, value: detail }]);
 }
 
+/** Builds a google.rpc.RetryInfo detail asking the caller to wait retryAfterMs. */
+export function retryInfo(retryAfterMs: number): { desc: typeof RetryInfoSchema; value: RetryInfo } {
+  const seconds = Math.floor(retryAfterMs / 1000);
+  const value = create(RetryInfoSchema, {
+    retryDelay: { seconds: BigInt(seconds), nanos: Math.round((retryAfterMs - seconds * 1000) * 1_000_000) },
+  });
+  return { desc: RetryInfoSchema, value };
+}
+
 const GRANT_ERROR_CODES = {
   unavailable: Code.Unavailable,
   "deadline-exceeded": Code.DeadlineExceeded,
@@ -53,6 +62,9 @@ const GRANT_ERROR_MESSAGES = {
 export function toConnectError(error: unknown): ConnectError {
   if (error instanceof ConnectError) {
     return error;
+  }
+  if (error instanceof GrantError && error.retryAfterMs !== undefined) {
+    return new ConnectError(`PubNub is unavailable; retry in ${error.retryAfterMs} ms`, Code.Unavailable, undefined, [retryInfo(error.retryAfterMs)], error);
   }
   if (error instanceof GrantError) {
     const message =

@@ -75,6 +75,8 @@ export async function startHarness(overrides: HarnessOverrides = {}): Promise<Ha
     pubnubMaxAttempts: 3,
     pubnubAttemptTimeoutMs: 2000,
     pubnubConnections: 8,
+    pubnubBreakerFailures: 1000,
+    pubnubBreakerOpenMs: 5000,
     tokenMaxMinutes: 43_200,
     callBudgetMs: 5000,
     maxRequestBytes: 16_384,
