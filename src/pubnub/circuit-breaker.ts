@@ -56,7 +56,7 @@ export class CircuitBreaker {
     return { allowed: true };
   }
 
-  /** Records that the upstream answered, which closes the circuit. */
+  /** Records that the upstream responded, which closes the circuit. */
   recordSuccess(): void {
     this.consecutiveFailures = 0;
     this.trialInFlight = false;
@@ -73,7 +73,7 @@ export class CircuitBreaker {
     }
   }
 
-  /** Records a call that ended without an answer either way, such as one the caller cancelled. */
+  /** Records a call that ended without a response either way, such as one the caller cancelled. */
   recordAbandoned(): void {
     this.trialInFlight = false;
   }
