@@ -50,6 +50,10 @@ export interface Config {
   readonly maxRequestBytes: number;
   /** HTTP/2 streams per connection. HTTP2_MAX_CONCURRENT_STREAMS; default 256, range 1 to 10000. */
   readonly http2MaxConcurrentStreams: number;
+  /** Address of the admin server (metrics, liveness, readiness). ADMIN_HOST; default 127.0.0.1. */
+  readonly adminHost: string;
+  /** Port of the admin server; 0 picks a free port. ADMIN_PORT; default 9090. */
+  readonly adminPort: number;
   /** pino log level. LOG_LEVEL; default info. */
   readonly logLevel: LogLevel;
 }
@@ -97,6 +101,8 @@ export function loadConfig(env: Environment): Config {
     callBudgetMs: readInteger(env, "CALL_BUDGET_MS", 10_000, 100, 300_000),
     maxRequestBytes: readInteger(env, "MAX_REQUEST_BYTES", 16_384, 1024, 4_194_304),
     http2MaxConcurrentStreams: readInteger(env, "HTTP2_MAX_CONCURRENT_STREAMS", 256, 1, 10_000),
+    adminHost: readHostSetting(env, "ADMIN_HOST"),
+    adminPort: readInteger(env, "ADMIN_PORT", 9090, 0, 65_535),
     logLevel: readLogLevel(env),
   };
 }
@@ -155,9 +161,13 @@ function readBoolean(env: Environment, name: string): boolean {
 }
 
 function readHost(env: Environment): string {
-  const host = nonEmpty(env.HOST) ?? "127.0.0.1";
+  return readHostSetting(env, "HOST");
+}
+
+function readHostSetting(env: Environment, name: string): string {
+  const host = nonEmpty(env[name]) ?? "127.0.0.1";
   if (isIP(host) === 0 && !/^[A-Za-z0-9.-]+$/.test(host)) {
-    throw new ConfigError("HOST", "is not an IP address or host name. Use e.g. 127.0.0.1, :: or 0.0.0.0.");
+    throw new ConfigError(name, "is not an IP address or host name. Use e.g. 127.0.0.1, :: or 0.0.0.0.");
   }
   return host;
 }

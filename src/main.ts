@@ -11,6 +11,7 @@ import { startPubNubEmulator } from "./emulator/pubnub-emulator.js";
 import { createAuditLog } from "./auth/audit.js";
 import { parseCallers, type CallerRegistry } from "./auth/callers.js";
 import { createLogger, type Logger } from "./server/logger.js";
+import { startAdminServer } from "./server/admin.js";
 import { startTokenServer } from "./server/token-server.js";
 
 /** Exit status for a configuration that cannot work. */
@@ -51,12 +52,14 @@ async function main(): Promise<void> {
     auditLog: createAuditLog(),
   });
 
+  const admin = await startAdminServer({ host: config.adminHost, port: config.adminPort, registry: server.metrics.registry, health: server.health });
   if (config.credentials.kind === "development") {
     process.stderr.write(developmentBanner(server.url, config));
   }
-  logger.info({ url: server.url, mode: config.credentials.kind, tls: config.tls !== undefined }, "server started");
+  logger.info({ url: server.url, adminUrl: admin.url, mode: config.credentials.kind, tls: config.tls !== undefined }, "server started");
   stopOnSignals(logger, async () => {
     await server.close(SHUTDOWN_GRACE_MS);
+    await admin.close();
     await upstream.close();
   });
 }

@@ -21,6 +21,8 @@ describe("loadConfig", () => {
       callBudgetMs: 10_000,
       maxRequestBytes: 16_384,
       http2MaxConcurrentStreams: 256,
+      adminHost: "127.0.0.1",
+      adminPort: 9090,
       logLevel: "info",
     });
   });
@@ -48,6 +50,8 @@ describe("loadConfig", () => {
       MAX_REQUEST_BYTES: "1024",
       HTTP2_MAX_CONCURRENT_STREAMS: "10000",
       LOG_LEVEL: "warn",
+      ADMIN_HOST: "0.0.0.0",
+      ADMIN_PORT: "9191",
     });
 
     expect(config).toEqual({
@@ -68,6 +72,8 @@ describe("loadConfig", () => {
       callBudgetMs: 300_000,
       maxRequestBytes: 1024,
       http2MaxConcurrentStreams: 10_000,
+      adminHost: "0.0.0.0",
+      adminPort: 9191,
       logLevel: "warn",
     });
   });

@@ -13,7 +13,7 @@ import { parseWithSdk, readWrite } from "./support/pubnub-sdk.js";
 
 /** Returns the environment without any of the service's settings, plus the given ones. */
 function serviceEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: "0", LOG_LEVEL: "info", ...settings };
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: "0", ADMIN_PORT: "0", LOG_LEVEL: "info", ...settings };
   for (const name of ["RED5_MASTER_KEY", "RED5_MASTER_SECRET", "PUBNUB_ORIGIN", "HOST", "TLS_CERT_FILE", "TLS_KEY_FILE"]) {
     if (!(name in settings)) {
       delete env[name];

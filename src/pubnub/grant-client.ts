@@ -41,6 +41,16 @@ export interface GrantClientOptions {
   readonly random?: () => number;
   /** Circuit breaker that rejects grants at once while PubNub keeps failing. Default: none. */
   readonly breaker?: CircuitBreaker;
+  /** Receives each attempt, retry and failure, for metrics. Default: none. */
+  readonly observer?: GrantObserver;
+}
+
+/** Callbacks for metrics about grants. */
+export interface GrantObserver {
+  /** One HTTP attempt ended: "ok", "http_<status>" or "error" (network error or timeout). */
+  attempt(outcome: string, seconds: number): void;
+  retry(): void;
+  failure(kind: GrantFailureKind): void;
 }
 
 /** Cause of a failed grant, for mapping to a status a caller can act on. */
@@ -143,6 +153,17 @@ export class PubNubGrantClient {
    * or signal aborts. Throws GrantError.
    */
   async grantToken(request: GrantRequest, timeoutMs: number, signal?: AbortSignal): Promise<string> {
+    try {
+      return await this.grantThroughBreaker(request, timeoutMs, signal);
+    } catch (error) {
+      if (error instanceof GrantError) {
+        this.options.observer?.failure(error.kind);
+      }
+      throw error;
+    }
+  }
+
+  private async grantThroughBreaker(request: GrantRequest, timeoutMs: number, signal?: AbortSignal): Promise<string> {
     const breaker = this.options.breaker;
     if (breaker === undefined) {
       return this.grantWithRetries(request, timeoutMs, signal);
@@ -173,7 +194,10 @@ export class PubNubGrantClient {
       }
 
       const attemptMs = Math.min(this.attemptTimeoutMs, remainingMs);
+      const startedAt = performance.now();
       const result = await this.attempt(body, attemptMs, attemptMs === remainingMs, signal, attempt);
+      const outcome = result.ok ? "ok" : result.status === undefined ? "error" : `http_${result.status}`;
+      this.options.observer?.attempt(outcome, (performance.now() - startedAt) / 1000);
       if (result.ok) {
         return result.token;
       }
@@ -196,6 +220,7 @@ export class PubNubGrantClient {
           attempts: attempt,
         });
       }
+      this.options.observer?.retry();
       await sleep(delayMs, undefined, { signal }).catch(() => undefined);
     }
   }

@@ -11,6 +11,8 @@ export interface AuthenticationOptions {
   readonly limiter: RateLimiter;
   /** Fully-qualified names of the services that require a caller, such as TokenService. */
   readonly protectedServices: ReadonlySet<string>;
+  /** Called with the caller's name for each call its rate limit rejects. */
+  readonly onRateLimited?: (caller: string) => void;
 }
 
 /** One message for every authentication failure, so that it reveals nothing about which part failed. */
@@ -38,6 +40,7 @@ export function createAuthenticationInterceptor(options: AuthenticationOptions):
     if (limit !== undefined) {
       const decision = options.limiter.take(identity.caller.name, limit);
       if (!decision.allowed) {
+        options.onRateLimited?.(identity.caller.name);
         throw rateLimited(decision.retryAfterMs);
       }
     }

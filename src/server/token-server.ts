@@ -6,6 +6,8 @@ import { TokenService } from "../../gen/ts/red5/token/v1/token_service_pb.js";
 import type { Config } from "../config.js";
 import type { MasterCredentials } from "../credentials/master-credentials.js";
 import { CircuitBreaker } from "../pubnub/circuit-breaker.js";
+import { createMetrics, type ServiceMetrics } from "./metrics.js";
+import { createMetricsInterceptor } from "./metrics-interceptor.js";
 import { PubNubGrantClient, type GrantClientOptions } from "../pubnub/grant-client.js";
 import { createTokenService, type TokenGranter } from "../service/token-service.js";
 import { importConferenceKey } from "../tokens/conference-token.js";
@@ -77,6 +79,8 @@ export interface TokenServerOptions extends ServerSettings {
 /** A running token server. */
 export interface TokenServer {
   readonly port: number;
+  /** Prometheus registry of the server's metrics, for the admin server. */
+  readonly metrics: ServiceMetrics;
   /** Base URL, such as http://127.0.0.1:8080. */
   readonly url: string;
   readonly health: HealthStatus;
@@ -87,8 +91,9 @@ export interface TokenServer {
 /** Starts the gRPC, gRPC-Web and Connect server for TokenService, with reflection and health. */
 export async function startTokenServer(options: TokenServerOptions): Promise<TokenServer> {
   const now = options.now ?? Date.now;
+  const metrics = createMetrics();
   const breaker = new CircuitBreaker({ failureThreshold: options.pubnubBreakerFailures, openMs: options.pubnubBreakerOpenMs, now });
-  const pubnub = createPubNubClient(options, now, breaker);
+  const pubnub = createPubNubClient(options, now, breaker, metrics);
   const tokenService = createTokenService({
     credentials: options.credentials,
     conferenceKey: await importConferenceKey(options.credentials.conferenceSecret),
@@ -105,6 +110,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
   // outage no restart can fix; TokenService reports NOT_SERVING while PubNub's circuit is open.
   breaker.onStateChange((state) => {
     health.set(TokenService.typeName, state === "open" ? ServingStatus.NOT_SERVING : ServingStatus.SERVING);
+    metrics.circuitOpen.set(state === "open" ? 1 : 0);
     options.logger.warn({ circuit: state }, "PubNub circuit breaker changed state");
   });
   const routes = (router: ConnectRouter) => {
@@ -119,7 +125,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
   });
   const handler = edge.wrap(connectNodeAdapter({
     routes,
-    interceptors: createInterceptors(options, now),
+    interceptors: createInterceptors(options, now, metrics),
     readMaxBytes: options.maxRequestBytes,
     // The edge caps longer deadlines at this value, so this limit only guards against a header
     // the edge could not read.
@@ -142,6 +148,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     port: listener.port,
     url: `${scheme}://${host}:${listener.port}`,
     health,
+    metrics,
     close: async (graceMs = 5000) => {
       health.shutdown();
       await listener.close(graceMs);
@@ -150,7 +157,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
   };
 }
 
-function createPubNubClient(options: TokenServerOptions, now: () => number, breaker: CircuitBreaker): PubNubGrantClient {
+function createPubNubClient(options: TokenServerOptions, now: () => number, breaker: CircuitBreaker, metrics: ServiceMetrics): PubNubGrantClient {
   return new PubNubGrantClient({
     origin: options.pubnubOrigin,
     subscribeKey: options.credentials.pubnubSubscribeKey,
@@ -163,23 +170,35 @@ function createPubNubClient(options: TokenServerOptions, now: () => number, brea
     attemptTimeoutMs: options.pubnubAttemptTimeoutMs,
     connections: options.pubnubConnections,
     breaker,
+    observer: {
+      attempt: (outcome, seconds) => metrics.upstreamSeconds.observe({ outcome }, seconds),
+      retry: () => metrics.upstreamRetries.inc(),
+      failure: (kind) => metrics.upstreamFailures.inc({ cause: kind }),
+    },
     ...options.retry,
   });
 }
 
 /**
- * Orders the interceptors from the outside in: the call log sees every outcome, the audit log
- * every mint attempt including unauthenticated ones, and authentication runs last, next to the
- * handlers.
+ * Orders the interceptors from the outside in: metrics and the call log see every outcome, the
+ * audit log every mint attempt including unauthenticated ones, and authentication runs last,
+ * next to the handlers.
  */
-function createInterceptors(options: TokenServerOptions, now: () => number): Interceptor[] {
-  const interceptors = [createCallLogInterceptor(options.logger)];
+function createInterceptors(options: TokenServerOptions, now: () => number, metrics: ServiceMetrics): Interceptor[] {
+  const interceptors = [createMetricsInterceptor(metrics), createCallLogInterceptor(options.logger)];
   if (options.auditLog) {
     interceptors.push(createAuditInterceptor(options.auditLog, now));
   }
   if (options.callers) {
     const limiter = createRateLimiter({ now });
-    interceptors.push(createAuthenticationInterceptor({ registry: options.callers, limiter, protectedServices: new Set([TokenService.typeName]) }));
+    interceptors.push(
+      createAuthenticationInterceptor({
+        registry: options.callers,
+        limiter,
+        protectedServices: new Set([TokenService.typeName]),
+        onRateLimited: (caller) => metrics.rateLimited.inc({ caller }),
+      }),
+    );
   }
   return interceptors;
 }
