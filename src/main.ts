@@ -178,7 +178,7 @@ main().catch((error: unknown) => {
   }
   const code = (error as NodeJS.ErrnoException).code;
   if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL") {
-    process.stderr.write(`red5-token-service: cannot listen (${code}); set PORT to a free port or HOST to a local address\n`);
+    process.stderr.write(`red5-token-service: cannot listen (${code}); set PORT and ADMIN_PORT to free ports, and HOST and ADMIN_HOST to local addresses\n`);
     process.exit(EXIT_CONFIG);
   }
   process.stderr.write(`red5-token-service: failed to start: ${String(error instanceof Error ? error.stack : error)}\n`);
