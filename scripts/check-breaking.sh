@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Fails when the contract in proto/ changes in a way that breaks deployed clients (buf breaking
-# with the FILE rules of buf.yaml: wire, JSON and generated-code compatibility): for each commit
-# that touched the contract, against its parent, and for uncommitted changes, against HEAD.
+# Fails when the contract in proto/ changes in a way that breaks deployed clients. It runs buf
+# breaking with the FILE rules of buf.yaml (wire, JSON and generated-code compatibility) on each
+# commit that touched the contract, against its parent, and on uncommitted changes, against HEAD.
 # Tighter protovalidate rules are not detected: they are options, not schema. History starts at the commit that added
 # third_party/protovalidate, because older commits cannot be built on their own.
 set -euo pipefail

@@ -274,7 +274,7 @@ export function checkTimestamp(
   const nowSeconds = Math.floor(nowMs / 1000);
   const skewSeconds = Math.abs(Number(timestamp) - nowSeconds);
   if (skewSeconds > windowSeconds) {
-    // NOTE: PubNub's status for a stale timestamp is not recorded; the emulator answers 403, as
+    // NOTE: PubNub's status for a stale timestamp is not recorded. The emulator returns 403, as
     // for a bad signature, because both reject the request's authentication.
     return pamError(403, "Request expired", source, [
       {

@@ -196,8 +196,7 @@ export class PubNubGrantClient {
       const attemptMs = Math.min(this.attemptTimeoutMs, remainingMs);
       const startedAt = performance.now();
       const result = await this.attempt(body, attemptMs, attemptMs === remainingMs, signal, attempt);
-      const outcome = result.ok ? "ok" : result.status === undefined ? "error" : `http_${result.status}`;
-      this.options.observer?.attempt(outcome, (performance.now() - startedAt) / 1000);
+      this.options.observer?.attempt(attemptOutcome(result), (performance.now() - startedAt) / 1000);
       if (result.ok) {
         return result.token;
       }
@@ -285,9 +284,17 @@ export class PubNubGrantClient {
   }
 }
 
+/** Labels an attempt for metrics: "ok", "http_<status>", or "error" for a network error or timeout. */
+function attemptOutcome(result: AttemptResult): string {
+  if (result.ok) {
+    return "ok";
+  }
+  return result.status === undefined ? "error" : `http_${result.status}`;
+}
+
 /**
- * Tells the breaker how a grant ended. PubNub answering at all, even with a rejection, counts as
- * a success: only failures to get an answer say that PubNub is unavailable.
+ * Tells the breaker how a grant ended. Any response from PubNub, even a rejection, counts as a
+ * success, because only a missing response means that PubNub is unavailable.
  */
 function recordOutcome(breaker: CircuitBreaker, error: unknown): void {
   if (!(error instanceof GrantError) || error.kind === "cancelled") {

@@ -49,7 +49,7 @@ export type BadRequest_FieldViolation = Message<"google.rpc.BadRequest.FieldViol
   field: string;
 
   /**
-   * Why the value is invalid and how to fix it.
+   * Description of the problem and its fix.
    *
    * @generated from field: string description = 2;
    */

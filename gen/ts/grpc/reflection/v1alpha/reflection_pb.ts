@@ -256,7 +256,7 @@ export const ErrorResponseSchema: GenMessage<ErrorResponse> = /*@__PURE__*/
  */
 export const ServerReflection: GenService<{
   /**
-   * Answers each request on the stream with one response, in order.
+   * Returns one response for each request on the stream, in order.
    *
    * @generated from rpc grpc.reflection.v1alpha.ServerReflection.ServerReflectionInfo
    */

@@ -288,11 +288,11 @@ export const RoleSchema: GenEnum<Role> = /*@__PURE__*/
  * google.rpc.BadRequest detail with one field violation per broken rule, naming the field.
  *
  * Errors shared by both methods:
- *   - INVALID_ARGUMENT: a field breaks a rule below, or asks for more minutes than this deployment
+ *   - INVALID_ARGUMENT: a field breaks a rule below, or requests more minutes than this deployment
  *     allows (the server's TOKEN_MAX_MINUTES setting, at most 43200).
  *   - UNAVAILABLE: PubNub could not be reached or kept failing after bounded retries. Safe to retry.
  *   - DEADLINE_EXCEEDED: the caller's deadline, or the server's budget for calls without one,
- *     passed before PubNub answered.
+ *     passed before PubNub responded.
  *   - FAILED_PRECONDITION: PubNub rejected the service's own credentials or request signature.
  *     Retrying does not help; the operator must fix the deployment.
  *   - INTERNAL: an unexpected failure. Its detail is logged on the server, not returned.
