@@ -743,6 +743,42 @@ describe("fault injection", () => {
     expect(answer.status).toBe(200);
     expect(elapsedMs).toBeGreaterThanOrEqual(145);
   });
+
+  it("latencyMs option delays every response", async () => {
+    const target = await startEmulator({ latencyMs: 150 });
+    try {
+      const started = performance.now();
+      const first = await callSigned(target);
+      const second = await callSigned(target);
+      const elapsedMs = performance.now() - started;
+
+      expect(target.latencyMs).toBe(150);
+      expect(first.status).toBe(200);
+      expect(second.status).toBe(200);
+      expect(elapsedMs).toBeGreaterThanOrEqual(2 * 145);
+    } finally {
+      await target.close();
+    }
+  });
+
+  it("latencyMs option holds back a served grant", async () => {
+    const target = await startEmulator({ latencyMs: 60_000 });
+    const call = callSigned(target).then(
+      () => "answered",
+      (error: unknown) => error,
+    );
+    await waitUntil(() => target.counters().grantsIssued === 1);
+
+    const state = await Promise.race([call, new Promise((resolve) => setImmediate(() => resolve("pending")))]);
+    await target.close();
+
+    expect(state).toBe("pending");
+    expect(await call).toBeInstanceOf(TypeError);
+  });
+
+  it.each([-1, Number.NaN, Number.POSITIVE_INFINITY])("rejects latencyMs %s", async (latencyMs) => {
+    await expect(startEmulator({ latencyMs })).rejects.toThrow(RangeError);
+  });
 });
 
 describe("emulator lifecycle and records", () => {

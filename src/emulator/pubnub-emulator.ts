@@ -24,6 +24,11 @@ export interface PubNubEmulatorOptions {
   timestampWindowSeconds?: number;
   /** Number of received requests kept for `recentRequests()`, 100 by default. */
   historySize?: number;
+  /**
+   * Delay in milliseconds added before every response, 0 by default, so that a benchmark can
+   * stand in for PubNub's network round trip. It can be changed later through `latencyMs`.
+   */
+  latencyMs?: number;
 }
 
 /** A request as the emulator received it, for assertions in tests. */
@@ -60,8 +65,8 @@ const DEFAULT_HISTORY_SIZE = 100;
 export class PubNubEmulator {
   /** Base URL, such as http://127.0.0.1:41234. */
   readonly origin: string;
-  /** Extra delay in milliseconds before every response, for benchmarks, 0 by default. */
-  latencyMs = 0;
+  /** Delay in milliseconds added before every response. It starts at the latencyMs option and may change at any time. */
+  latencyMs: number;
 
   private readonly faults: Fault[] = [];
   private readonly history: ReceivedRequest[] = [];
@@ -82,6 +87,7 @@ export class PubNubEmulator {
     private readonly server: Server,
     private readonly options: Required<PubNubEmulatorOptions>,
   ) {
+    this.latencyMs = options.latencyMs;
     const address = server.address() as AddressInfo;
     const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
     this.origin = `http://${host}:${address.port}`;
@@ -267,8 +273,14 @@ export class PubNubEmulator {
 /**
  * Starts a PubNub Access Manager emulator on loopback (127.0.0.1 and a free port by default) and
  * resolves once it is listening. HTTP/1.1 keep-alive stays on, as Node's server enables it.
+ *
+ * @throws RangeError if latencyMs is negative or not finite.
  */
 export async function startPubNubEmulator(options: PubNubEmulatorOptions): Promise<PubNubEmulator> {
+  const latencyMs = options.latencyMs ?? 0;
+  if (!Number.isFinite(latencyMs) || latencyMs < 0) {
+    throw new RangeError(`latencyMs must be a finite number of milliseconds, 0 or more; got ${latencyMs}.`);
+  }
   const settings: Required<PubNubEmulatorOptions> = {
     subscribeKey: options.subscribeKey,
     publishKey: options.publishKey,
@@ -278,6 +290,7 @@ export async function startPubNubEmulator(options: PubNubEmulatorOptions): Promi
     now: options.now ?? Date.now,
     timestampWindowSeconds: options.timestampWindowSeconds ?? DEFAULT_TIMESTAMP_WINDOW_SECONDS,
     historySize: options.historySize ?? DEFAULT_HISTORY_SIZE,
+    latencyMs,
   };
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
