@@ -1,16 +1,24 @@
 import { isIP } from "node:net";
+import { ConfigError, readText, SettingSource, type Environment } from "./config-file.js";
 import { MASTER_KEY_VARIABLE, MASTER_SECRET_VARIABLE } from "./credentials/master-credentials.js";
 import { PUBNUB_MAX_TTL_MINUTES } from "./service/request-rules.js";
 
+export { ConfigError, type Environment };
+
 /** Source of the master credentials. */
 export type CredentialSource =
-  /** RED5_MASTER_KEY and RED5_MASTER_SECRET are set: real credentials, real PubNub. */
+  /** Both master credentials are set, from the environment or files: real credentials, real PubNub. */
   | { readonly kind: "configured"; readonly masterKey: string; readonly masterSecret: string }
   /** Neither is set: generated credentials and an in-process PubNub emulator, for local use only. */
   | { readonly kind: "development" };
 
-/** The service's settings, read once at start-up. */
+/**
+ * The service's settings, read at start-up from the environment and the optional configuration
+ * file, and read again on every reload.
+ */
 export interface Config {
+  /** YAML or JSON file of settings keyed by their names in camelCase. CONFIG_FILE; unset by default. */
+  readonly configFile: string | undefined;
   /** Address to listen on. HOST; default 127.0.0.1 (loopback only). */
   readonly host: string;
   /** Port to listen on, 0 for any free port. PORT; default 8080. */
@@ -27,6 +35,10 @@ export interface Config {
    * credentials. ALLOW_UNAUTHENTICATED_CALLERS; default false.
    */
   readonly allowUnauthenticatedCallers: boolean;
+  /**
+   * Master credentials: RED5_MASTER_KEY and RED5_MASTER_SECRET, or the contents of the files that
+   * RED5_MASTER_KEY_FILE and RED5_MASTER_SECRET_FILE name, without trailing white space.
+   */
   readonly credentials: CredentialSource;
   /** PubNub REST origin. PUBNUB_ORIGIN; default https://ps.pndsn.com. Ignored in development mode. */
   readonly pubnubOrigin: string;
@@ -56,67 +68,114 @@ export interface Config {
   readonly adminPort: number;
   /** pino log level. LOG_LEVEL; default info. */
   readonly logLevel: LogLevel;
+  /**
+   * Time between SIGTERM and closing the listener, during which readiness already reports
+   * NOT_SERVING, so that load balancers stop sending calls first. SHUTDOWN_DELAY_MS; default 0,
+   * range 0 to 60000.
+   */
+  readonly shutdownDelayMs: number;
+  /**
+   * Time calls in flight get to finish once the listener has closed; calls still open then are
+   * cancelled. SHUTDOWN_DRAIN_MS; default 15000, range 0 to 600000.
+   */
+  readonly shutdownDrainMs: number;
+  /**
+   * How often watchedFiles are checked for changes; a change reloads the configuration.
+   * CONFIG_WATCH_INTERVAL_MS; default 5000, range 100 to 3600000, or 0 to reload on SIGHUP only.
+   */
+  readonly configWatchIntervalMs: number;
+  /** Every file the configuration was read from, in the order read. */
+  readonly watchedFiles: readonly string[];
 }
 
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** A setting with an invalid value. The message names the setting and the fix, never a secret. */
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
+/** Environment names of the settings the configuration file may hold: all but secrets and CONFIG_FILE. */
+export const FILE_SETTINGS: readonly string[] = [
+  "HOST",
+  "PORT",
+  "TLS_CERT_FILE",
+  "TLS_KEY_FILE",
+  "TLS_CLIENT_CA_FILE",
+  "CALLERS_FILE",
+  "ALLOW_UNAUTHENTICATED_CALLERS",
+  "RED5_MASTER_KEY_FILE",
+  "RED5_MASTER_SECRET_FILE",
+  "PUBNUB_ORIGIN",
+  "PUBNUB_SERVER_UUID",
+  "PUBNUB_MAX_ATTEMPTS",
+  "PUBNUB_ATTEMPT_TIMEOUT_MS",
+  "PUBNUB_CONNECTIONS",
+  "PUBNUB_BREAKER_FAILURES",
+  "PUBNUB_BREAKER_OPEN_MS",
+  "TOKEN_MAX_MINUTES",
+  "CALL_BUDGET_MS",
+  "MAX_REQUEST_BYTES",
+  "HTTP2_MAX_CONCURRENT_STREAMS",
+  "ADMIN_HOST",
+  "ADMIN_PORT",
+  "LOG_LEVEL",
+  "SHUTDOWN_DELAY_MS",
+  "SHUTDOWN_DRAIN_MS",
+  "CONFIG_WATCH_INTERVAL_MS",
+];
 
-  constructor(
-    readonly setting: string,
-    message: string,
-  ) {
-    super(`${setting} ${message}`);
-  }
-}
-
-/** Environment variables, as in process.env. */
-export type Environment = Readonly<Record<string, string | undefined>>;
-
-/** Reads and checks every setting. Throws ConfigError naming the first invalid one. */
+/**
+ * Reads and checks every setting from the environment and, when CONFIG_FILE names one, the
+ * configuration file; the environment wins. Reads the files that hold the master credentials.
+ * Throws ConfigError naming the first invalid setting.
+ */
 export function loadConfig(env: Environment): Config {
-  const credentials = readCredentialSource(env);
-  const host = readHost(env);
-  const callersFile = nonEmpty(env.CALLERS_FILE);
-  const allowUnauthenticatedCallers = readBoolean(env, "ALLOW_UNAUTHENTICATED_CALLERS");
+  const configFile = nonEmpty(env.CONFIG_FILE);
+  const source = new SettingSource(env, FILE_SETTINGS, configFile);
+  const credentials = readCredentialSource(source);
+  const host = readHostSetting(source, "HOST");
+  const callersFile = source.get("CALLERS_FILE");
+  const allowUnauthenticatedCallers = readBoolean(source, "ALLOW_UNAUTHENTICATED_CALLERS");
   checkCallerAuthentication(credentials, host, callersFile, allowUnauthenticatedCallers);
+  const tls = readTls(source);
+
   return {
+    configFile,
     host,
-    port: readInteger(env, "PORT", 8080, 0, 65_535),
-    tls: readTls(env),
+    port: readInteger(source, "PORT", 8080, 0, 65_535),
+    tls,
     callersFile,
     allowUnauthenticatedCallers,
     credentials,
-    pubnubOrigin: readOrigin(env),
-    pubnubServerUuid: readServerUuid(env),
-    pubnubMaxAttempts: readInteger(env, "PUBNUB_MAX_ATTEMPTS", 3, 1, 10),
-    pubnubAttemptTimeoutMs: readInteger(env, "PUBNUB_ATTEMPT_TIMEOUT_MS", 5000, 100, 60_000),
-    pubnubConnections: readInteger(env, "PUBNUB_CONNECTIONS", 64, 1, 1024),
-    pubnubBreakerFailures: readInteger(env, "PUBNUB_BREAKER_FAILURES", 5, 1, 1000),
-    pubnubBreakerOpenMs: readInteger(env, "PUBNUB_BREAKER_OPEN_MS", 5000, 100, 300_000),
-    tokenMaxMinutes: readInteger(env, "TOKEN_MAX_MINUTES", PUBNUB_MAX_TTL_MINUTES, 1, PUBNUB_MAX_TTL_MINUTES),
-    callBudgetMs: readInteger(env, "CALL_BUDGET_MS", 10_000, 100, 300_000),
-    maxRequestBytes: readInteger(env, "MAX_REQUEST_BYTES", 16_384, 1024, 4_194_304),
-    http2MaxConcurrentStreams: readInteger(env, "HTTP2_MAX_CONCURRENT_STREAMS", 256, 1, 10_000),
-    adminHost: readHostSetting(env, "ADMIN_HOST"),
-    adminPort: readInteger(env, "ADMIN_PORT", 9090, 0, 65_535),
-    logLevel: readLogLevel(env),
+    pubnubOrigin: readOrigin(source),
+    pubnubServerUuid: readServerUuid(source),
+    pubnubMaxAttempts: readInteger(source, "PUBNUB_MAX_ATTEMPTS", 3, 1, 10),
+    pubnubAttemptTimeoutMs: readInteger(source, "PUBNUB_ATTEMPT_TIMEOUT_MS", 5000, 100, 60_000),
+    pubnubConnections: readInteger(source, "PUBNUB_CONNECTIONS", 64, 1, 1024),
+    pubnubBreakerFailures: readInteger(source, "PUBNUB_BREAKER_FAILURES", 5, 1, 1000),
+    pubnubBreakerOpenMs: readInteger(source, "PUBNUB_BREAKER_OPEN_MS", 5000, 100, 300_000),
+    tokenMaxMinutes: readInteger(source, "TOKEN_MAX_MINUTES", PUBNUB_MAX_TTL_MINUTES, 1, PUBNUB_MAX_TTL_MINUTES),
+    callBudgetMs: readInteger(source, "CALL_BUDGET_MS", 10_000, 100, 300_000),
+    maxRequestBytes: readInteger(source, "MAX_REQUEST_BYTES", 16_384, 1024, 4_194_304),
+    http2MaxConcurrentStreams: readInteger(source, "HTTP2_MAX_CONCURRENT_STREAMS", 256, 1, 10_000),
+    adminHost: readHostSetting(source, "ADMIN_HOST"),
+    adminPort: readInteger(source, "ADMIN_PORT", 9090, 0, 65_535),
+    logLevel: readLogLevel(source),
+    shutdownDelayMs: readInteger(source, "SHUTDOWN_DELAY_MS", 0, 0, 60_000),
+    shutdownDrainMs: readInteger(source, "SHUTDOWN_DRAIN_MS", 15_000, 0, 600_000),
+    configWatchIntervalMs: readWatchInterval(source),
+    watchedFiles: [
+      configFile,
+      source.get("RED5_MASTER_KEY_FILE"),
+      source.get("RED5_MASTER_SECRET_FILE"),
+      callersFile,
+      tls?.certFile,
+      tls?.keyFile,
+      tls?.clientCaFile,
+    ].filter((file): file is string => file !== undefined),
   };
 }
 
-function readCredentialSource(env: Environment): CredentialSource {
-  // An empty value is an error rather than "unset": a secret store that hands out an empty string
-  // must not switch a production deployment to development mode.
-  for (const variable of [MASTER_KEY_VARIABLE, MASTER_SECRET_VARIABLE]) {
-    if (env[variable] !== undefined && env[variable]?.trim() === "") {
-      throw new ConfigError(variable, "is set but empty. Set it to the value from the Red5 Cloud console, or unset both for development mode.");
-    }
-  }
-  const masterKey = env[MASTER_KEY_VARIABLE];
-  const masterSecret = env[MASTER_SECRET_VARIABLE];
+function readCredentialSource(source: SettingSource): CredentialSource {
+  const masterKey = readSecret(source, MASTER_KEY_VARIABLE);
+  const masterSecret = readSecret(source, MASTER_SECRET_VARIABLE);
   if (masterKey !== undefined && masterSecret !== undefined) {
     return { kind: "configured", masterKey, masterSecret };
   }
@@ -127,6 +186,31 @@ function readCredentialSource(env: Environment): CredentialSource {
   const missing = masterKey === undefined ? MASTER_KEY_VARIABLE : MASTER_SECRET_VARIABLE;
   const present = masterKey === undefined ? MASTER_SECRET_VARIABLE : MASTER_KEY_VARIABLE;
   throw new ConfigError(missing, `is not set but ${present} is. Set both, or neither for local development mode.`);
+}
+
+/**
+ * Reads a secret from its variable or from the file its _FILE variable names. An empty value is an
+ * error rather than "unset": a secret store that hands out an empty string or file must not switch
+ * a production deployment to development mode.
+ */
+function readSecret(source: SettingSource, variable: string): string | undefined {
+  const fileSetting = `${variable}_FILE`;
+  const file = source.get(fileSetting);
+  const value = source.getRaw(variable);
+  if (file !== undefined && value !== undefined) {
+    throw new ConfigError(fileSetting, `and ${variable} are both set. Set one of them.`, source.label(fileSetting));
+  }
+  if (file !== undefined) {
+    const text = readText(fileSetting, file, source.label(fileSetting)).trimEnd();
+    if (text.trim() === "") {
+      source.fail(fileSetting, `names an empty file: ${file}. Put the value from the Red5 Cloud console in it.`);
+    }
+    return text;
+  }
+  if (value !== undefined && value.trim() === "") {
+    throw new ConfigError(variable, "is set but empty. Set it to the value from the Red5 Cloud console, or unset both for development mode.");
+  }
+  return value;
 }
 
 /**
@@ -149,36 +233,32 @@ function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
-function readBoolean(env: Environment, name: string): boolean {
-  const text = nonEmpty(env[name]);
+function readBoolean(source: SettingSource, name: string): boolean {
+  const text = source.get(name);
   if (text === undefined || text === "false") {
     return false;
   }
   if (text === "true") {
     return true;
   }
-  throw new ConfigError(name, `must be true or false; got ${JSON.stringify(text.slice(0, 32))}.`);
+  return source.fail(name, `must be true or false; got ${JSON.stringify(text.slice(0, 32))}.`);
 }
 
-function readHost(env: Environment): string {
-  return readHostSetting(env, "HOST");
-}
-
-function readHostSetting(env: Environment, name: string): string {
-  const host = nonEmpty(env[name]) ?? "127.0.0.1";
+function readHostSetting(source: SettingSource, name: string): string {
+  const host = source.get(name) ?? "127.0.0.1";
   if (isIP(host) === 0 && !/^[A-Za-z0-9.-]+$/.test(host)) {
-    throw new ConfigError(name, "is not an IP address or host name. Use e.g. 127.0.0.1, :: or 0.0.0.0.");
+    source.fail(name, "is not an IP address or host name. Use e.g. 127.0.0.1, :: or 0.0.0.0.");
   }
   return host;
 }
 
-function readTls(env: Environment): Config["tls"] {
-  const certFile = nonEmpty(env.TLS_CERT_FILE);
-  const keyFile = nonEmpty(env.TLS_KEY_FILE);
-  const clientCaFile = nonEmpty(env.TLS_CLIENT_CA_FILE);
+function readTls(source: SettingSource): Config["tls"] {
+  const certFile = source.get("TLS_CERT_FILE");
+  const keyFile = source.get("TLS_KEY_FILE");
+  const clientCaFile = source.get("TLS_CLIENT_CA_FILE");
   if (certFile === undefined && keyFile === undefined) {
     if (clientCaFile !== undefined) {
-      throw new ConfigError("TLS_CLIENT_CA_FILE", "needs TLS: set TLS_CERT_FILE and TLS_KEY_FILE too.");
+      source.fail("TLS_CLIENT_CA_FILE", "needs TLS: set TLS_CERT_FILE and TLS_KEY_FILE too.");
     }
     return undefined;
   }
@@ -189,48 +269,56 @@ function readTls(env: Environment): Config["tls"] {
   return { certFile, keyFile, clientCaFile };
 }
 
-function readOrigin(env: Environment): string {
-  const text = nonEmpty(env.PUBNUB_ORIGIN) ?? "https://ps.pndsn.com";
+function readOrigin(source: SettingSource): string {
+  const text = source.get("PUBNUB_ORIGIN") ?? "https://ps.pndsn.com";
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw new ConfigError("PUBNUB_ORIGIN", "is not a URL. Use e.g. https://ps.pndsn.com.");
+    return source.fail("PUBNUB_ORIGIN", "is not a URL. Use e.g. https://ps.pndsn.com.");
   }
 
   const loopback = url.hostname === "localhost" || url.hostname === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
   if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
-    throw new ConfigError("PUBNUB_ORIGIN", "must use https (plain http is allowed only on loopback).");
+    source.fail("PUBNUB_ORIGIN", "must use https (plain http is allowed only on loopback).");
   }
   if (url.pathname !== "/" || url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") {
-    throw new ConfigError("PUBNUB_ORIGIN", "must be a bare origin such as https://ps.pndsn.com, without user, path or query.");
+    source.fail("PUBNUB_ORIGIN", "must be a bare origin such as https://ps.pndsn.com, without user, path or query.");
   }
   return url.origin;
 }
 
-function readServerUuid(env: Environment): string {
-  const uuid = env.PUBNUB_SERVER_UUID ?? "red5-token-service";
+function readServerUuid(source: SettingSource): string {
+  const uuid = source.getRaw("PUBNUB_SERVER_UUID") ?? "red5-token-service";
   if (!/^[\x21-\x7e]{1,92}$/.test(uuid)) {
-    throw new ConfigError("PUBNUB_SERVER_UUID", "must be 1 to 92 printable ASCII characters without spaces.");
+    source.fail("PUBNUB_SERVER_UUID", "must be 1 to 92 printable ASCII characters without spaces.");
   }
   return uuid;
 }
 
-function readLogLevel(env: Environment): LogLevel {
-  const level = nonEmpty(env.LOG_LEVEL) ?? "info";
+function readLogLevel(source: SettingSource): LogLevel {
+  const level = source.get("LOG_LEVEL") ?? "info";
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
-    throw new ConfigError("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}.`);
+    source.fail("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}.`);
   }
   return level as LogLevel;
 }
 
-function readInteger(env: Environment, name: string, fallback: number, min: number, max: number): number {
-  const text = nonEmpty(env[name]);
+function readWatchInterval(source: SettingSource): number {
+  const interval = readInteger(source, "CONFIG_WATCH_INTERVAL_MS", 5000, 0, 3_600_000);
+  if (interval > 0 && interval < 100) {
+    source.fail("CONFIG_WATCH_INTERVAL_MS", `must be 0 (watching off) or from 100 to 3600000; got ${interval}.`);
+  }
+  return interval;
+}
+
+function readInteger(source: SettingSource, name: string, fallback: number, min: number, max: number): number {
+  const text = source.get(name);
   if (text === undefined) {
     return fallback;
   }
   if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
-    throw new ConfigError(name, `must be a whole number from ${min} to ${max}; got ${JSON.stringify(text.slice(0, 32))}.`);
+    source.fail(name, `must be a whole number from ${min} to ${max}; got ${JSON.stringify(text.slice(0, 32))}.`);
   }
   return Number(text);
 }

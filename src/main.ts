@@ -1,6 +1,7 @@
-import { readFileSync } from "node:fs";
-import { createSecureContext } from "node:tls";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Counter } from "prom-client";
 import { ConfigError, loadConfig, type Config } from "./config.js";
+import { readCallers, readTls } from "./config-inputs.js";
 import {
   decodeMasterCredentials,
   generateMasterCredentials,
@@ -9,16 +10,13 @@ import {
 } from "./credentials/master-credentials.js";
 import { startPubNubEmulator } from "./emulator/pubnub-emulator.js";
 import { createAuditLog } from "./auth/audit.js";
-import { parseCallers, type CallerRegistry } from "./auth/callers.js";
+import { createReloadQueue, settingsNeedingRestart, watchFiles, type FileWatcher } from "./reload.js";
 import { createLogger, type Logger } from "./server/logger.js";
 import { startAdminServer } from "./server/admin.js";
-import { startTokenServer } from "./server/token-server.js";
+import { startTokenServer, type TokenServer } from "./server/token-server.js";
 
 /** Exit status for a configuration that cannot work. */
 const EXIT_CONFIG = 2;
-
-/** Time calls in flight get to finish after SIGTERM or SIGINT, in milliseconds. */
-const SHUTDOWN_GRACE_MS = 10_000;
 
 /** Token source: real PubNub, or the in-process emulator in development mode. */
 interface Upstream {
@@ -57,8 +55,15 @@ async function main(): Promise<void> {
     process.stderr.write(developmentBanner(server.url, config));
   }
   logger.info({ url: server.url, adminUrl: admin.url, mode: config.credentials.kind, tls: config.tls !== undefined }, "server started");
+
+  const reloader = await startReloading({ config, upstream, server, logger });
   stopOnSignals(logger, async () => {
-    await server.close(SHUTDOWN_GRACE_MS);
+    reloader.stop();
+    // Readiness turns NOT_SERVING at once; the listener keeps accepting for the delay, so that
+    // load balancers stop routing here before connections are refused.
+    server.health.shutdown();
+    await sleep(config.shutdownDelayMs);
+    await server.close(config.shutdownDrainMs);
     await admin.close();
     await upstream.close();
   });
@@ -79,53 +84,91 @@ async function startUpstream(config: Config): Promise<Upstream> {
   return { credentials, origin: emulator.origin, close: () => emulator.close() };
 }
 
-function readTls(config: Config): { cert: Buffer; key: Buffer; clientCa: Buffer | undefined } | undefined {
-  if (config.tls === undefined) {
-    return undefined;
-  }
-  const cert = readSettingFile("TLS_CERT_FILE", config.tls.certFile);
-  const key = readSettingFile("TLS_KEY_FILE", config.tls.keyFile);
-  const clientCa = config.tls.clientCaFile === undefined ? undefined : readSettingFile("TLS_CLIENT_CA_FILE", config.tls.clientCaFile);
-  try {
-    createSecureContext({ cert, key, ca: clientCa });
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? "invalid";
+interface ReloadContext {
+  readonly config: Config;
+  readonly upstream: Upstream;
+  readonly server: TokenServer;
+  readonly logger: Logger;
+}
+
+/**
+ * Reloads the configuration on SIGHUP and when a file it was read from changes: credentials,
+ * callers, TLS files and the log level switch at once for new calls. A configuration that fails
+ * its checks is rejected with a log record, and the one in force stays.
+ */
+async function startReloading(context: ReloadContext): Promise<FileWatcher> {
+  let config = context.config;
+  const reloads = new Counter({
+    name: "red5_config_reloads_total",
+    help: "Configuration reloads by outcome: applied, or rejected because the new configuration is invalid.",
+    labelNames: ["outcome"],
+    registers: [context.server.metrics.registry],
+  });
+  const reload = createReloadQueue(async (reason) => {
+    try {
+      config = await applyReload(context, config, reason);
+      reloads.inc({ outcome: "applied" });
+    } catch (error) {
+      reloads.inc({ outcome: "rejected" });
+      logRejectedReload(context.logger, reason, error);
+    }
+    watcher.reschedule();
+  });
+
+  const watcher = await watchFiles({
+    files: () => config.watchedFiles,
+    intervalMs: () => config.configWatchIntervalMs,
+    onChange: () => void reload("file change"),
+  });
+  const onHangup = () => void reload("SIGHUP");
+  process.on("SIGHUP", onHangup);
+  return {
+    reschedule: () => watcher.reschedule(),
+    stop: () => {
+      process.off("SIGHUP", onHangup);
+      // A SIGHUP during shutdown must not end the process, which is Node's default without a handler.
+      process.on("SIGHUP", () => undefined);
+      watcher.stop();
+    },
+  };
+}
+
+/** Reads and checks the whole configuration again, then switches the server to it. */
+async function applyReload(context: ReloadContext, current: Config, reason: string): Promise<Config> {
+  const next = loadConfig(process.env);
+  if (next.credentials.kind !== current.credentials.kind) {
     throw new ConfigError(
-      "TLS_CERT_FILE",
-      `and TLS_KEY_FILE are not a PEM certificate chain and its matching private key, or TLS_CLIENT_CA_FILE is not PEM (${code}). Check the files.`,
+      "RED5_MASTER_KEY",
+      "and RED5_MASTER_SECRET switch between development mode and configured credentials, which needs a restart.",
     );
   }
-  return { cert, key, clientCa };
+  const credentials =
+    next.credentials.kind === "configured" ? decodeMasterCredentials(next.credentials.masterKey, next.credentials.masterSecret) : context.upstream.credentials;
+  const restartNeeded = settingsNeedingRestart(current, next);
+  const callers = readCallers(next);
+  const tls = restartNeeded.includes("TLS_CERT_FILE") ? undefined : readTls(next);
+
+  await context.server.reload({ credentials, callers, tls });
+  context.logger.level = next.logLevel;
+  context.logger.info(
+    {
+      reason,
+      credentialsChanged: JSON.stringify(current.credentials) !== JSON.stringify(next.credentials),
+      callers: callers?.callers.size ?? 0,
+      restartNeeded,
+    },
+    restartNeeded.length === 0 ? "configuration reloaded" : "configuration reloaded; the settings in restartNeeded take effect after a restart",
+  );
+  return next;
 }
 
-/** Reads and checks the callers file, if one is configured. */
-function readCallers(config: Config): CallerRegistry | undefined {
-  if (config.callersFile === undefined) {
-    return undefined;
+function logRejectedReload(logger: Logger, reason: string, error: unknown): void {
+  if (error instanceof ConfigError || error instanceof MasterCredentialsError) {
+    // Both messages name the setting and never a secret.
+    logger.error({ reason, problem: error.message }, "configuration reload rejected; the previous configuration stays in force");
+    return;
   }
-  const text = readSettingFile("CALLERS_FILE", config.callersFile).toString("utf8").replace(/^\uFEFF/, "");
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    // Only the position: JSON.parse's message quotes the file, which may contain keys.
-    const position = /position (\d+)/.exec((error as Error).message)?.[1];
-    throw new ConfigError("CALLERS_FILE", `is not valid JSON${position === undefined ? "" : ` (at character ${position})`}. Check its syntax.`);
-  }
-  try {
-    return parseCallers(json);
-  } catch (error) {
-    throw new ConfigError("CALLERS_FILE", `is invalid: ${(error as Error).message}`);
-  }
-}
-
-function readSettingFile(setting: string, path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? "read error";
-    throw new ConfigError(setting, `names a file that cannot be read (${code}): ${path}`);
-  }
+  logger.error({ reason, err: error }, "configuration reload failed; the previous configuration stays in force");
 }
 
 function developmentBanner(url: string, config: Config): string {

@@ -1,9 +1,13 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../src/config.js";
 
 describe("loadConfig", () => {
   it("applies every default in development mode", () => {
     expect(loadConfig({})).toEqual({
+      configFile: undefined,
       host: "127.0.0.1",
       port: 8080,
       tls: undefined,
@@ -24,6 +28,10 @@ describe("loadConfig", () => {
       adminHost: "127.0.0.1",
       adminPort: 9090,
       logLevel: "info",
+      shutdownDelayMs: 0,
+      shutdownDrainMs: 15_000,
+      configWatchIntervalMs: 5000,
+      watchedFiles: [],
     });
   });
 
@@ -52,9 +60,13 @@ describe("loadConfig", () => {
       LOG_LEVEL: "warn",
       ADMIN_HOST: "0.0.0.0",
       ADMIN_PORT: "9191",
+      SHUTDOWN_DELAY_MS: "60000",
+      SHUTDOWN_DRAIN_MS: "0",
+      CONFIG_WATCH_INTERVAL_MS: "0",
     });
 
     expect(config).toEqual({
+      configFile: undefined,
       host: "0.0.0.0",
       port: 9090,
       tls: { certFile: "/etc/tls/cert.pem", keyFile: "/etc/tls/key.pem", clientCaFile: "/etc/tls/clients-ca.pem" },
@@ -75,6 +87,10 @@ describe("loadConfig", () => {
       adminHost: "0.0.0.0",
       adminPort: 9191,
       logLevel: "warn",
+      shutdownDelayMs: 60_000,
+      shutdownDrainMs: 0,
+      configWatchIntervalMs: 0,
+      watchedFiles: ["/etc/red5/callers.json", "/etc/tls/cert.pem", "/etc/tls/key.pem", "/etc/tls/clients-ca.pem"],
     });
   });
 
@@ -129,6 +145,11 @@ describe("loadConfig", () => {
     ["HTTP2_MAX_CONCURRENT_STREAMS", { HTTP2_MAX_CONCURRENT_STREAMS: "0" }, 'HTTP2_MAX_CONCURRENT_STREAMS must be a whole number from 1 to 10000; got "0".'],
     ["LOG_LEVEL", { LOG_LEVEL: "verbose" }, "LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent."],
     ["TLS_CLIENT_CA_FILE", { TLS_CLIENT_CA_FILE: "/ca.pem" }, "TLS_CLIENT_CA_FILE needs TLS: set TLS_CERT_FILE and TLS_KEY_FILE too."],
+    ["SHUTDOWN_DELAY_MS", { SHUTDOWN_DELAY_MS: "60001" }, 'SHUTDOWN_DELAY_MS must be a whole number from 0 to 60000; got "60001".'],
+    ["SHUTDOWN_DRAIN_MS", { SHUTDOWN_DRAIN_MS: "600001" }, 'SHUTDOWN_DRAIN_MS must be a whole number from 0 to 600000; got "600001".'],
+    ["SHUTDOWN_DRAIN_MS", { SHUTDOWN_DRAIN_MS: "1s" }, 'SHUTDOWN_DRAIN_MS must be a whole number from 0 to 600000; got "1s".'],
+    ["CONFIG_WATCH_INTERVAL_MS", { CONFIG_WATCH_INTERVAL_MS: "99" }, "CONFIG_WATCH_INTERVAL_MS must be 0 (watching off) or from 100 to 3600000; got 99."],
+    ["CONFIG_WATCH_INTERVAL_MS", { CONFIG_WATCH_INTERVAL_MS: "3600001" }, 'CONFIG_WATCH_INTERVAL_MS must be a whole number from 0 to 3600000; got "3600001".'],
     ["ALLOW_UNAUTHENTICATED_CALLERS", { ALLOW_UNAUTHENTICATED_CALLERS: "yes" }, 'ALLOW_UNAUTHENTICATED_CALLERS must be true or false; got "yes".'],
     [
       "CALLERS_FILE",
@@ -147,5 +168,174 @@ describe("loadConfig", () => {
     expect(caught).toBeInstanceOf(ConfigError);
     expect((caught as ConfigError).setting).toBe(setting);
     expect((caught as Error).message).toBe(message);
+  });
+});
+
+/** Writes files into a new temporary directory and returns their paths by name. */
+function writeFiles(files: Record<string, string>): Record<string, string> {
+  const dir = mkdtempSync(join(tmpdir(), "red5-config-"));
+  return Object.fromEntries(
+    Object.entries(files).map(([name, content]) => {
+      const path = join(dir, name);
+      writeFileSync(path, content);
+      return [name, path];
+    }),
+  );
+}
+
+function configError(load: () => unknown): ConfigError {
+  try {
+    load();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error("loadConfig accepted the configuration");
+}
+
+describe("loadConfig with a configuration file", () => {
+  const masterKey = "k".repeat(32);
+  const masterSecret = "c2VjcmV0";
+
+  it("reads every setting from YAML under its camelCase name", () => {
+    const files = writeFiles({
+      "key": `${masterKey}\n`,
+      "secret": `${masterSecret}\r\n`,
+      "config.yaml": [
+        "# shared by every replica",
+        "host: 0.0.0.0",
+        "port: 9090",
+        "callersFile: /etc/red5/callers.json",
+        "pubnubMaxAttempts: 2",
+        "pubnubAttemptTimeoutMs: 250",
+        "http2MaxConcurrentStreams: 100",
+        "allowUnauthenticatedCallers: false",
+        "logLevel: warn",
+        "shutdownDelayMs: 5000",
+        "shutdownDrainMs: 20000",
+        "configWatchIntervalMs: 1000",
+        "",
+      ].join("\n"),
+    });
+    const config = loadConfig({
+      CONFIG_FILE: files["config.yaml"],
+      RED5_MASTER_KEY_FILE: files.key,
+      RED5_MASTER_SECRET_FILE: files.secret,
+    });
+
+    expect(config).toMatchObject({
+      configFile: files["config.yaml"],
+      host: "0.0.0.0",
+      port: 9090,
+      callersFile: "/etc/red5/callers.json",
+      credentials: { kind: "configured", masterKey, masterSecret },
+      pubnubMaxAttempts: 2,
+      pubnubAttemptTimeoutMs: 250,
+      http2MaxConcurrentStreams: 100,
+      logLevel: "warn",
+      shutdownDelayMs: 5000,
+      shutdownDrainMs: 20_000,
+      configWatchIntervalMs: 1000,
+      watchedFiles: [files["config.yaml"], files.key, files.secret, "/etc/red5/callers.json"],
+    });
+  });
+
+  it("reads JSON, and the environment wins over the file", () => {
+    const files = writeFiles({ "config.json": JSON.stringify({ port: 7000, logLevel: "debug", pubnubServerUuid: "from-file" }) });
+
+    const config = loadConfig({ CONFIG_FILE: files["config.json"], PORT: "7001" });
+
+    expect([config.port, config.logLevel, config.pubnubServerUuid]).toEqual([7001, "debug", "from-file"]);
+  });
+
+  it("reads the master credentials from files named in the configuration file", () => {
+    const files = writeFiles({ key: masterKey, secret: masterSecret });
+    const yaml = writeFiles({ "config.yaml": `red5MasterKeyFile: ${files.key}\nred5MasterSecretFile: ${files.secret}\n` });
+
+    expect(loadConfig({ CONFIG_FILE: yaml["config.yaml"] }).credentials).toEqual({ kind: "configured", masterKey, masterSecret });
+  });
+
+  it("treats an empty file as no settings", () => {
+    const files = writeFiles({ "config.yaml": "# nothing yet\n" });
+
+    expect(loadConfig({ CONFIG_FILE: files["config.yaml"] }).port).toBe(8080);
+  });
+
+  it("names the key and the file of an invalid value", () => {
+    const files = writeFiles({ "config.yaml": "shutdownDrainMs: 1.5\n" });
+
+    const error = configError(() => loadConfig({ CONFIG_FILE: files["config.yaml"] }));
+
+    expect(error.setting).toBe("SHUTDOWN_DRAIN_MS");
+    expect(error.message).toBe(`shutdownDrainMs in ${files["config.yaml"]} must be a whole number from 0 to 600000; got "1.5".`);
+  });
+
+  const rejected: [string, string, (file: string) => string][] = [
+    ["an environment-style name", "PORT: 1\n", (file) => `CONFIG_FILE ${file} has the unknown setting "PORT". Write it as port.`],
+    ["a misspelled name", "pubnubMaxAttempt: 1\n", (file) => `CONFIG_FILE ${file} has the unknown setting "pubnubMaxAttempt". See the settings table in the README.`],
+    [
+      "the master secret",
+      "red5MasterSecret: c2VjcmV0\n",
+      (file) => `CONFIG_FILE ${file} holds red5MasterSecret, a secret. Keep secrets out of the configuration file: set red5MasterSecretFile to a file that holds it, or use the environment.`,
+    ],
+    [
+      "the master key by its environment name",
+      "RED5_MASTER_KEY: abc\n",
+      (file) => `CONFIG_FILE ${file} holds RED5_MASTER_KEY, a secret. Keep secrets out of the configuration file: set red5MasterKeyFile to a file that holds it, or use the environment.`,
+    ],
+    ["a key without a value", "port:\n", (file) => `CONFIG_FILE ${file}: port has no value. Give it a string, number or true/false, or remove it.`],
+    ["a nested value", "port:\n  value: 1\n", (file) => `CONFIG_FILE ${file}: port is not a single value. Give it a string, number or true/false, or remove it.`],
+    ["a list", "- port\n", (file) => `CONFIG_FILE ${file} must hold a mapping of setting names to values, such as "port: 8080".`],
+    ["a repeated key", "port: 1\nport: 2\n", (file) => `CONFIG_FILE ${file} is not valid YAML or JSON at line 2, column 1 (DUPLICATE_KEY). Check its syntax.`],
+    ["broken syntax", "port: [1\nhost: x\n", (file) => `CONFIG_FILE ${file} is not valid YAML or JSON at line 2, column 1 (BAD_INDENT). Check its syntax.`],
+  ];
+
+  it.each(rejected)("rejects %s", (_name, content, message) => {
+    const files = writeFiles({ "config.yaml": content });
+
+    const error = configError(() => loadConfig({ CONFIG_FILE: files["config.yaml"] }));
+
+    expect(error.setting).toBe("CONFIG_FILE");
+    expect(error.message).toBe(message(files["config.yaml"] ?? ""));
+    expect(error.message).not.toContain("c2VjcmV0");
+  });
+
+  it("names a configuration file that cannot be read", () => {
+    const error = configError(() => loadConfig({ CONFIG_FILE: "/nonexistent/red5/config.yaml" }));
+
+    expect(error.message).toBe("CONFIG_FILE names a file that cannot be read (ENOENT): /nonexistent/red5/config.yaml");
+  });
+
+  it("rejects a secret set twice", () => {
+    const files = writeFiles({ key: masterKey });
+
+    const error = configError(() => loadConfig({ RED5_MASTER_KEY: masterKey, RED5_MASTER_KEY_FILE: files.key, RED5_MASTER_SECRET: masterSecret }));
+
+    expect(error.message).toBe("RED5_MASTER_KEY_FILE and RED5_MASTER_KEY are both set. Set one of them.");
+  });
+
+  it("rejects an empty secret file", () => {
+    const files = writeFiles({ key: "\n", secret: masterSecret });
+
+    const error = configError(() => loadConfig({ RED5_MASTER_KEY_FILE: files.key, RED5_MASTER_SECRET_FILE: files.secret }));
+
+    expect(error.setting).toBe("RED5_MASTER_KEY_FILE");
+    expect(error.message).toBe(`RED5_MASTER_KEY_FILE names an empty file: ${files.key}. Put the value from the Red5 Cloud console in it.`);
+  });
+
+  it("names an unreadable secret file by its path only", () => {
+    const files = writeFiles({ secret: masterSecret });
+
+    const error = configError(() => loadConfig({ RED5_MASTER_KEY_FILE: "/nonexistent/key", RED5_MASTER_SECRET_FILE: files.secret }));
+
+    expect(error.message).toBe("RED5_MASTER_KEY_FILE names a file that cannot be read (ENOENT): /nonexistent/key");
+  });
+
+  it("requires the second secret when the first comes from a file", () => {
+    const files = writeFiles({ key: masterKey });
+
+    const error = configError(() => loadConfig({ RED5_MASTER_KEY_FILE: files.key }));
+
+    expect(error.message).toBe("RED5_MASTER_SECRET is not set but RED5_MASTER_KEY is. Set both, or neither for local development mode.");
   });
 });

@@ -8,6 +8,13 @@ type RequestHandler = (
   response: http.ServerResponse | http2.Http2ServerResponse,
 ) => void;
 
+/** PEM certificate chain, private key and, for mutual TLS, the CA that signs client certificates. */
+export interface ListenerTls {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly clientCa?: Buffer | undefined;
+}
+
 /** Settings of the listening socket. */
 export interface ListenerOptions {
   readonly host: string;
@@ -18,7 +25,7 @@ export interface ListenerOptions {
    * clientCa, clients are asked for a certificate, which the CA must have signed for the caller
    * to be authenticated by it. A client without one may still connect and use an API key.
    */
-  readonly tls?: { readonly cert: Buffer; readonly key: Buffer; readonly clientCa?: Buffer };
+  readonly tls?: ListenerTls;
   /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS advertised to every client. */
   readonly maxConcurrentStreams: number;
   readonly handler: RequestHandler;
@@ -28,6 +35,11 @@ export interface ListenerOptions {
 export interface Listener {
   readonly port: number;
   readonly host: string;
+  /**
+   * Replaces the certificate, key and client CA for connections made from now on; open connections
+   * keep theirs. Throws when the listener was started without TLS or the PEM data is invalid.
+   */
+  setTls(tls: ListenerTls): void;
   /** Stops accepting connections, lets open requests finish for up to graceMs, then ends the rest. */
   close(graceMs: number): Promise<void>;
 }
@@ -60,6 +72,8 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
   };
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();
+  const http1Responses = trackHttp1Responses();
+  const handler = http1Responses.wrap(options.handler);
 
   let server: net.Server;
   let http1: http.Server | undefined;
@@ -73,12 +87,12 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
         handshakeTimeout: FIRST_BYTES_TIMEOUT_MS,
         ...(options.tls.clientCa ? { ca: options.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}),
       },
-      options.handler,
+      handler,
     );
   } else {
-    const h2c = http2.createServer(http2Options, options.handler);
+    const h2c = http2.createServer(http2Options, handler);
     h2c.on("session", (session) => trackSession(sessions, session));
-    http1 = createHttp1Server(options.handler);
+    http1 = createHttp1Server(handler);
     server = net.createServer((socket) => routeByPreface(socket, h2c, http1 as http.Server));
   }
   server.on("session", (session: http2.ServerHttp2Session) => trackSession(sessions, session));
@@ -99,7 +113,13 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
   return {
     port: address.port,
     host: options.host,
-    close: (graceMs) => closeGracefully({ server, http1, sockets, sessions, graceMs }),
+    setTls: (tls) => {
+      if (!options.tls) {
+        throw new Error("the listener was started without TLS");
+      }
+      (server as http2.Http2SecureServer).setSecureContext({ cert: tls.cert, key: tls.key, ...(tls.clientCa ? { ca: tls.clientCa } : {}) });
+    },
+    close: (graceMs) => closeGracefully({ server, http1, http1Responses, sockets, sessions, graceMs }),
   };
 }
 
@@ -171,9 +191,54 @@ function trackSession(sessions: Set<http2.ServerHttp2Session>, session: http2.Se
   });
 }
 
+/** HTTP/1.1 responses in flight, and the switch that ends keep-alive for them at shutdown. */
+interface Http1Responses {
+  /** Wraps the request handler, so that it tracks each HTTP/1.1 response until it closes. */
+  wrap(handler: RequestHandler): RequestHandler;
+  /**
+   * Makes every HTTP/1.1 response whose headers are not sent yet, and every later one, carry
+   * "Connection: close", so that its client opens a new connection for its next request. Reused,
+   * the connection would be closed as idle, maybe just as the client sends that request.
+   */
+  endKeepAlive(): void;
+}
+
+function trackHttp1Responses(): Http1Responses {
+  const pending = new Set<http.ServerResponse>();
+  let closing = false;
+  const closeAfterResponse = (response: http.ServerResponse) => {
+    if (!response.headersSent) {
+      response.setHeader("connection", "close");
+    }
+  };
+
+  return {
+    wrap: (handler) => (request, response) => {
+      // HTTP/2 responses, Http2ServerResponse, are no http.ServerResponse; GOAWAY ends their connections.
+      if (response instanceof http.ServerResponse) {
+        if (closing) {
+          closeAfterResponse(response);
+        } else {
+          pending.add(response);
+          response.once("close", () => pending.delete(response));
+        }
+      }
+      handler(request, response);
+    },
+    endKeepAlive: () => {
+      closing = true;
+      for (const response of pending) {
+        closeAfterResponse(response);
+      }
+      pending.clear();
+    },
+  };
+}
+
 interface ClosingState {
   readonly server: net.Server;
   readonly http1: http.Server | undefined;
+  readonly http1Responses: Http1Responses;
   readonly sockets: Set<net.Socket>;
   readonly sessions: Set<http2.ServerHttp2Session>;
   readonly graceMs: number;
@@ -187,6 +252,7 @@ async function closeGracefully(state: ClosingState): Promise<void> {
   }
 
   // HTTP/1.1 connections close once idle: at once, or when their request in flight completes.
+  state.http1Responses.endKeepAlive();
   const http1 = state.http1;
   http1?.closeIdleConnections();
   const idleSweep = setInterval(() => http1?.closeIdleConnections(), 50);

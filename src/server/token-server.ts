@@ -1,5 +1,5 @@
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connect";
 import { file_google_rpc_error_details } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { Health } from "../../gen/ts/grpc/health/v1/health_pb.js";
 import { TokenService } from "../../gen/ts/red5/token/v1/token_service_pb.js";
@@ -18,9 +18,9 @@ import { createAuthenticationInterceptor } from "./authentication.js";
 import type { AuditLog } from "../auth/audit.js";
 import type { CallerRegistry } from "../auth/callers.js";
 import { DEFAULT_ROLE_CHAT_PERMISSIONS } from "../auth/policy.js";
-import { createRateLimiter } from "../auth/rate-limiter.js";
+import { createRateLimiter, type RateLimiter } from "../auth/rate-limiter.js";
 import { HealthStatus, registerHealth, ServingStatus } from "./health.js";
-import { listen } from "./listener.js";
+import { listen, type ListenerTls } from "./listener.js";
 import type { Logger } from "./logger.js";
 import { registerReflection } from "./reflection.js";
 
@@ -76,6 +76,15 @@ export interface TokenServerOptions extends ServerSettings {
   readonly auditLog?: AuditLog;
 }
 
+/** What a reload may change without a restart. */
+export interface ServerReload {
+  readonly credentials: MasterCredentials;
+  /** The new callers; undefined serves every client, as at start-up without callers. */
+  readonly callers: CallerRegistry | undefined;
+  /** New certificate, key and client CA, for a server started with TLS. */
+  readonly tls?: ListenerTls | undefined;
+}
+
 /** A running token server. */
 export interface TokenServer {
   readonly port: number;
@@ -84,8 +93,24 @@ export interface TokenServer {
   /** Base URL, such as http://127.0.0.1:8080. */
   readonly url: string;
   readonly health: HealthStatus;
+  /**
+   * Switches credentials and callers at once for calls that start from now on; calls in flight
+   * finish with what they started with. Resolves once the new state serves.
+   */
+  reload(update: ServerReload): Promise<void>;
   /** Stops accepting calls, lets calls in flight finish for up to graceMs, then stops. */
   close(graceMs?: number): Promise<void>;
+}
+
+/**
+ * The part of the server a reload replaces: everything that depends on the credentials or the
+ * callers. Each call reads it once, when it starts.
+ */
+interface MintingState {
+  readonly credentials: MasterCredentials;
+  readonly pubnub: PubNubGrantClient;
+  readonly tokenService: ServiceImpl<typeof TokenService>;
+  readonly authentication: Interceptor | undefined;
 }
 
 /** Starts the gRPC, gRPC-Web and Connect server for TokenService, with reflection and health. */
@@ -93,26 +118,41 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
   const now = options.now ?? Date.now;
   const metrics = createMetrics();
   const breaker = new CircuitBreaker({ failureThreshold: options.pubnubBreakerFailures, openMs: options.pubnubBreakerOpenMs, now });
-  const pubnub = createPubNubClient(options, now, breaker, metrics);
-  const tokenService = createTokenService({
-    credentials: options.credentials,
-    conferenceKey: await importConferenceKey(options.credentials.conferenceSecret),
-    granter: options.granter ?? pubnub,
-    now,
-    maxMinutes: options.tokenMaxMinutes,
-    callBudgetMs: options.callBudgetMs,
-    roleChatPermissions: options.callers?.roleChatPermissions ?? DEFAULT_ROLE_CHAT_PERMISSIONS,
-  });
+  const limiter = createRateLimiter({ now });
+  const buildState = async (update: ServerReload, previous?: MintingState): Promise<MintingState> => {
+    const sameCredentials = previous !== undefined && sameMasterCredentials(previous.credentials, update.credentials);
+    const pubnub = sameCredentials ? previous.pubnub : createPubNubClient(options, update.credentials, now, breaker, metrics);
+    const tokenService = createTokenService({
+      credentials: update.credentials,
+      conferenceKey: await importConferenceKey(update.credentials.conferenceSecret),
+      granter: options.granter ?? pubnub,
+      now,
+      maxMinutes: options.tokenMaxMinutes,
+      callBudgetMs: options.callBudgetMs,
+      roleChatPermissions: update.callers?.roleChatPermissions ?? DEFAULT_ROLE_CHAT_PERMISSIONS,
+    });
+    const authentication = update.callers && createAuthentication(update.callers, limiter, metrics);
+    return { credentials: update.credentials, pubnub, tokenService, authentication };
+  };
+  let state = await buildState({ credentials: options.credentials, callers: options.callers });
 
   const health = new HealthStatus();
   health.set(TokenService.typeName, ServingStatus.SERVING);
   // The server as a whole ("") stays SERVING, so that probes do not restart replicas for an
   // outage no restart can fix; TokenService reports NOT_SERVING while PubNub's circuit is open.
-  breaker.onStateChange((state) => {
-    health.set(TokenService.typeName, state === "open" ? ServingStatus.NOT_SERVING : ServingStatus.SERVING);
-    metrics.circuitOpen.set(state === "open" ? 1 : 0);
-    options.logger.warn({ circuit: state }, "PubNub circuit breaker changed state");
+  breaker.onStateChange((circuit) => {
+    health.set(TokenService.typeName, circuit === "open" ? ServingStatus.NOT_SERVING : ServingStatus.SERVING);
+    metrics.circuitOpen.set(circuit === "open" ? 1 : 0);
+    options.logger.warn({ circuit }, "PubNub circuit breaker changed state");
   });
+  const tokenService: ServiceImpl<typeof TokenService> = {
+    issueConferenceToken: (request, context) => state.tokenService.issueConferenceToken(request, context),
+    issueChatToken: (request, context) => state.tokenService.issueChatToken(request, context),
+  };
+  const authentication: Interceptor = (next) => (request) => {
+    const current = state.authentication;
+    return current === undefined ? next(request) : current(next)(request);
+  };
   const routes = (router: ConnectRouter) => {
     router.service(TokenService, tokenService);
     registerHealth(router, health);
@@ -125,7 +165,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
   });
   const handler = edge.wrap(connectNodeAdapter({
     routes,
-    interceptors: createInterceptors(options, now, metrics),
+    interceptors: createInterceptors(options, now, metrics, authentication),
     readMaxBytes: options.maxRequestBytes,
     // The edge caps longer deadlines at this value, so this limit only guards against a header
     // the edge could not read.
@@ -149,20 +189,48 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     url: `${scheme}://${host}:${listener.port}`,
     health,
     metrics,
+    reload: async (update) => {
+      const previous = state;
+      const next = await buildState(update, previous);
+      if (update.tls !== undefined) {
+        listener.setTls(update.tls);
+      }
+      state = next;
+      if (state.pubnub !== previous.pubnub) {
+        // Waits for the old client's requests in flight, in the background.
+        void previous.pubnub.close();
+      }
+    },
     close: async (graceMs = 5000) => {
       health.shutdown();
       await listener.close(graceMs);
-      await pubnub.close();
+      await state.pubnub.close();
     },
   };
 }
 
-function createPubNubClient(options: TokenServerOptions, now: () => number, breaker: CircuitBreaker, metrics: ServiceMetrics): PubNubGrantClient {
+function sameMasterCredentials(a: MasterCredentials, b: MasterCredentials): boolean {
+  return (
+    a.conferenceSecret === b.conferenceSecret &&
+    a.pubnubSecretKey === b.pubnubSecretKey &&
+    a.pubnubPublishKey === b.pubnubPublishKey &&
+    a.pubnubSubscribeKey === b.pubnubSubscribeKey &&
+    a.streamManagerHost === b.streamManagerHost
+  );
+}
+
+function createPubNubClient(
+  options: TokenServerOptions,
+  credentials: MasterCredentials,
+  now: () => number,
+  breaker: CircuitBreaker,
+  metrics: ServiceMetrics,
+): PubNubGrantClient {
   return new PubNubGrantClient({
     origin: options.pubnubOrigin,
-    subscribeKey: options.credentials.pubnubSubscribeKey,
-    publishKey: options.credentials.pubnubPublishKey,
-    secretKey: options.credentials.pubnubSecretKey,
+    subscribeKey: credentials.pubnubSubscribeKey,
+    publishKey: credentials.pubnubPublishKey,
+    secretKey: credentials.pubnubSecretKey,
     serverUuid: options.pubnubServerUuid,
     sdkName: SDK_NAME,
     now,
@@ -184,21 +252,20 @@ function createPubNubClient(options: TokenServerOptions, now: () => number, brea
  * audit log every mint attempt including unauthenticated ones, and authentication runs last,
  * next to the handlers.
  */
-function createInterceptors(options: TokenServerOptions, now: () => number, metrics: ServiceMetrics): Interceptor[] {
+function createInterceptors(options: TokenServerOptions, now: () => number, metrics: ServiceMetrics, authentication: Interceptor): Interceptor[] {
   const interceptors = [createMetricsInterceptor(metrics), createCallLogInterceptor(options.logger)];
   if (options.auditLog) {
     interceptors.push(createAuditInterceptor(options.auditLog, now));
   }
-  if (options.callers) {
-    const limiter = createRateLimiter({ now });
-    interceptors.push(
-      createAuthenticationInterceptor({
-        registry: options.callers,
-        limiter,
-        protectedServices: new Set([TokenService.typeName]),
-        onRateLimited: (caller) => metrics.rateLimited.inc({ caller }),
-      }),
-    );
-  }
+  interceptors.push(authentication);
   return interceptors;
+}
+
+function createAuthentication(registry: CallerRegistry, limiter: RateLimiter, metrics: ServiceMetrics): Interceptor {
+  return createAuthenticationInterceptor({
+    registry,
+    limiter,
+    protectedServices: new Set([TokenService.typeName]),
+    onRateLimited: (caller) => metrics.rateLimited.inc({ caller }),
+  });
 }

@@ -1,0 +1,62 @@
+import { createSecureContext } from "node:tls";
+import { parseCallers, type CallerRegistry } from "./auth/callers.js";
+import { ConfigError, type Config } from "./config.js";
+import { readText } from "./config-file.js";
+import { readFileSync } from "node:fs";
+
+/** PEM certificate chain, private key and optional client CA, read from the files TLS settings name. */
+export interface TlsFiles {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly clientCa: Buffer | undefined;
+}
+
+/** Reads and checks the TLS files, or returns undefined when TLS is off. */
+export function readTls(config: Config): TlsFiles | undefined {
+  if (config.tls === undefined) {
+    return undefined;
+  }
+  const cert = readBinary("TLS_CERT_FILE", config.tls.certFile);
+  const key = readBinary("TLS_KEY_FILE", config.tls.keyFile);
+  const clientCa = config.tls.clientCaFile === undefined ? undefined : readBinary("TLS_CLIENT_CA_FILE", config.tls.clientCaFile);
+  try {
+    createSecureContext({ cert, key, ca: clientCa });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "invalid";
+    throw new ConfigError(
+      "TLS_CERT_FILE",
+      `and TLS_KEY_FILE are not a PEM certificate chain and its matching private key, or TLS_CLIENT_CA_FILE is not PEM (${code}). Check the files.`,
+    );
+  }
+  return { cert, key, clientCa };
+}
+
+/** Reads and checks the callers file, or returns undefined when none is configured. */
+export function readCallers(config: Config): CallerRegistry | undefined {
+  if (config.callersFile === undefined) {
+    return undefined;
+  }
+  const text = readText("CALLERS_FILE", config.callersFile);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    // Only the position: JSON.parse's message quotes the file, which may contain keys.
+    const position = /position (\d+)/.exec((error as Error).message)?.[1];
+    throw new ConfigError("CALLERS_FILE", `is not valid JSON${position === undefined ? "" : ` (at character ${position})`}. Check its syntax.`);
+  }
+  try {
+    return parseCallers(json);
+  } catch (error) {
+    throw new ConfigError("CALLERS_FILE", `is invalid: ${(error as Error).message}`);
+  }
+}
+
+function readBinary(setting: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "read error";
+    throw new ConfigError(setting, `names a file that cannot be read (${code}): ${path}`);
+  }
+}
