@@ -1,0 +1,85 @@
+/**
+ * Child processes of the benchmark, each pinned to one CPU core with taskset(1).
+ *
+ * @module
+ */
+import { spawn, spawnSync, type ChildProcess, type StdioOptions } from "node:child_process";
+import { once } from "node:events";
+import { createServer } from "node:net";
+
+/** Core of the measured process: the service or the in-process alternative. */
+export const MEASURED_CORE = 0;
+
+/** Core of everything else: the emulator, h2load and this orchestrating process. */
+export const LOAD_CORE = 1;
+
+/** Time a child gets to exit after SIGTERM before it is killed, in milliseconds. */
+const STOP_GRACE_MS = 15_000;
+
+/** Options of spawnPinned. */
+export interface PinnedSpawnOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly stdio?: StdioOptions;
+}
+
+/**
+ * Starts a command pinned to one core. taskset replaces itself with the command, so the child's
+ * pid is the command's own.
+ */
+export function spawnPinned(core: number, command: string, args: readonly string[], options: PinnedSpawnOptions = {}): ChildProcess {
+  return spawn("taskset", ["-c", String(core), command, ...args], {
+    env: options.env ?? process.env,
+    stdio: options.stdio ?? ["ignore", "pipe", "pipe"],
+  });
+}
+
+/**
+ * Pins this process to a core, so that the orchestration shares the load generator's core and
+ * leaves the measured core alone. Threads started later inherit the affinity.
+ */
+export function pinSelf(core: number): void {
+  const result = spawnSync("taskset", ["-a", "-p", "-c", String(core), String(process.pid)], { encoding: "utf8" });
+  if (result.status !== 0) {
+    throw new Error(`taskset could not pin the benchmark to core ${core}: ${result.stderr.trim() || result.error?.message}`);
+  }
+}
+
+/** Returns the number of CPU cores this process may run on. */
+export function availableCores(): number {
+  const result = spawnSync("nproc", [], { encoding: "utf8" });
+  return Number(result.stdout.trim());
+}
+
+/** Finds a free TCP port on 127.0.0.1 by binding port 0 and releasing it. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const address = server.address();
+  const port = typeof address === "object" && address !== null ? address.port : 0;
+  server.close();
+  await once(server, "close");
+  return port;
+}
+
+/** Resolves with the exit code once the child has exited; resolves at once if it already has. */
+export function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve(child.exitCode);
+  }
+  return new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+}
+
+/**
+ * Sends SIGTERM to a child, by its pid, and waits for it to exit. A child still running after
+ * STOP_GRACE_MS gets SIGKILL.
+ */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return;
+  }
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
+  await exited(child);
+  clearTimeout(timer);
+}
