@@ -10,7 +10,7 @@ import {
 } from "./credentials/master-credentials.js";
 import { startPubNubEmulator } from "./emulator/pubnub-emulator.js";
 import { createAuditLog } from "./auth/audit.js";
-import { createReloadQueue, settingsNeedingRestart, watchFiles, type FileWatcher } from "./reload.js";
+import { createReloadQueue, fingerprintFiles, settingsNeedingRestart, watchFiles, type FileWatcher } from "./reload.js";
 import { createLogger, type Logger } from "./server/logger.js";
 import { startAdminServer } from "./server/admin.js";
 import { startTokenServer, type TokenServer } from "./server/token-server.js";
@@ -27,6 +27,7 @@ interface Upstream {
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
+  const fingerprint = fingerprintFiles(config.watchedFiles);
   const logger = createLogger(config.logLevel);
   const upstream = await startUpstream(config);
   const server = await startTokenServer({
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
   }
   logger.info({ url: server.url, adminUrl: admin.url, mode: config.credentials.kind, tls: config.tls !== undefined }, "server started");
 
-  const reloader = await startReloading({ config, upstream, server, logger });
+  const reloader = startReloading({ config, fingerprint, upstream, server, logger });
   stopOnSignals(logger, async () => {
     reloader.stop();
     // Readiness turns NOT_SERVING at once; the listener keeps accepting for the delay, so that
@@ -86,6 +87,8 @@ async function startUpstream(config: Config): Promise<Upstream> {
 
 interface ReloadContext {
   readonly config: Config;
+  /** Fingerprint of the files config was read from, taken right after reading them. */
+  readonly fingerprint: string;
   readonly upstream: Upstream;
   readonly server: TokenServer;
   readonly logger: Logger;
@@ -96,7 +99,7 @@ interface ReloadContext {
  * callers, TLS files and the log level switch at once for new calls. A configuration that fails
  * its checks is rejected with a log record, and the one in force stays.
  */
-async function startReloading(context: ReloadContext): Promise<FileWatcher> {
+function startReloading(context: ReloadContext): FileWatcher {
   let config = context.config;
   const reloads = new Counter({
     name: "red5_config_reloads_total",
@@ -115,7 +118,8 @@ async function startReloading(context: ReloadContext): Promise<FileWatcher> {
     watcher.reschedule();
   });
 
-  const watcher = await watchFiles({
+  const watcher = watchFiles({
+    initial: context.fingerprint,
     files: () => config.watchedFiles,
     intervalMs: () => config.configWatchIntervalMs,
     onChange: () => void reload("file change"),
@@ -133,7 +137,10 @@ async function startReloading(context: ReloadContext): Promise<FileWatcher> {
   };
 }
 
-/** Reads and checks the whole configuration again, then switches the server to it. */
+/**
+ * Reads and checks the whole configuration again, then switches the server to it. Settings only a
+ * restart applies are compared with the configuration the process started with.
+ */
 async function applyReload(context: ReloadContext, current: Config, reason: string): Promise<Config> {
   const next = loadConfig(process.env);
   if (next.credentials.kind !== current.credentials.kind) {
@@ -144,7 +151,7 @@ async function applyReload(context: ReloadContext, current: Config, reason: stri
   }
   const credentials =
     next.credentials.kind === "configured" ? decodeMasterCredentials(next.credentials.masterKey, next.credentials.masterSecret) : context.upstream.credentials;
-  const restartNeeded = settingsNeedingRestart(current, next);
+  const restartNeeded = settingsNeedingRestart(context.config, next);
   const callers = readCallers(next);
   const tls = restartNeeded.includes("TLS_CERT_FILE") ? undefined : readTls(next);
 

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { FILE_SETTINGS, type Config } from "./config.js";
 import { fileKey } from "./config-file.js";
@@ -78,6 +79,11 @@ export interface WatchTarget {
   readonly intervalMs: () => number;
   /** Called when the content of any file differs from the previous check. */
   readonly onChange: () => void;
+  /**
+   * Fingerprint of the files as the configuration in force read them, from fingerprintFiles right
+   * after loading it, so that a change made before the watcher starts is not missed.
+   */
+  readonly initial: string;
 }
 
 /**
@@ -85,10 +91,10 @@ export interface WatchTarget {
  * replaces a symbolic link, so neither the path's modification time nor an inotify watch on it
  * is reliable. Reading a few small files every few seconds costs next to nothing.
  */
-export async function watchFiles(target: WatchTarget): Promise<FileWatcher> {
+export function watchFiles(target: WatchTarget): FileWatcher {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
-  let previous = await fingerprint(target.files());
+  let previous = target.initial;
 
   const check = async (): Promise<void> => {
     const current = await fingerprint(target.files());
@@ -122,17 +128,32 @@ export async function watchFiles(target: WatchTarget): Promise<FileWatcher> {
   };
 }
 
-/** One digest over every file's path and content; a missing file counts as its error code. */
+/** Computes one digest over every file's path and content; an unreadable file counts as its error code. */
+export function fingerprintFiles(files: readonly string[]): string {
+  return digest(files, files.map((file) => readOrError(() => readFileSync(file))));
+}
+
 async function fingerprint(files: readonly string[]): Promise<string> {
+  const contents = await Promise.all(files.map((file) => readFile(file).catch((error: unknown) => errorCode(error))));
+  return digest(files, contents);
+}
+
+function digest(files: readonly string[], contents: readonly (Buffer | string)[]): string {
   const hash = createHash("sha256");
-  for (const file of files) {
-    hash.update(file).update("\0");
-    try {
-      hash.update(await readFile(file));
-    } catch (error) {
-      hash.update(`unreadable:${(error as NodeJS.ErrnoException).code ?? "error"}`);
-    }
-    hash.update("\0");
-  }
+  files.forEach((file, index) => {
+    hash.update(file).update("\0").update(contents[index] ?? "").update("\0");
+  });
   return hash.digest("hex");
+}
+
+function readOrError(read: () => Buffer): Buffer | string {
+  try {
+    return read();
+  } catch (error) {
+    return errorCode(error);
+  }
+}
+
+function errorCode(error: unknown): string {
+  return `unreadable:${(error as NodeJS.ErrnoException).code ?? "error"}`;
 }
