@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the code generators and interop test tools, at pinned versions, into .tools/bin
 # (git-ignored): Go programs from the Go module proxy, protoc and the grpc-java plugin from Maven
-# Central. Safe to run again; it skips what is already there.
+# Central, and Debian's nginx-light into /usr/sbin when it is missing. Safe to run again; it
+# skips what is already there.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,3 +42,19 @@ go_install grpcurl "$GRPCURL"
 go_install grpc-health-probe "$GRPC_HEALTH_PROBE"
 maven_exe protoc "$PROTOC"
 maven_exe protoc-gen-grpc-java "$PROTOC_GEN_GRPC_JAVA"
+
+# nginx runs in front of several service processes in the multi-replica test. Debian's
+# nginx-light is enough, because the test uses only the core, http_v2 and grpc modules.
+install_nginx() {
+  if [ -x /usr/sbin/nginx ]; then
+    return
+  fi
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get > /dev/null; then
+    echo "install-tools.sh: /usr/sbin/nginx is missing, and this script installs it only as root with apt-get. Install nginx 1.22 or later (Debian and Ubuntu: apt-get install nginx-light), then run npm test again." >&2
+    exit 1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light > /dev/null ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light > /dev/null; }
+}
+
+install_nginx
