@@ -12,6 +12,8 @@ import {
   type TokenGrant,
 } from "../src/emulator/pubnub-emulator.js";
 import { encodeQueryValue, signRequest, sortedQueryString } from "../src/pubnub/signature.js";
+import { encodeCbor } from "../src/emulator/cbor.js";
+import { encode as encodeWithCbor2 } from "cbor2";
 
 const SUBSCRIBE_KEY = "sub-c-test";
 const PUBLISH_KEY = "pub-c-test";
@@ -912,5 +914,35 @@ describe("token layout", () => {
     const shortened = Buffer.concat([bytes.subarray(0, bytes.length - 33), Buffer.from([0x1f]), bytes.subarray(-32, -1)]);
 
     expect(() => decodeToken(shortened.toString("base64url"))).toThrow(/"sig" is not a 32-byte string/);
+  });
+});
+
+describe("CBOR encoding", () => {
+  const bytes = (length: number) => Uint8Array.from({ length }, (_, index) => index % 256);
+
+  it.each([
+    { case: "small integers", value: [0, 1, 23, 24, 255, 256, 65_535, 65_536] },
+    { case: "large integers", value: [4_294_967_295, 4_294_967_296, Number.MAX_SAFE_INTEGER] },
+    { case: "negative integers", value: [-1, -24, -25, -256, -257, -65_537, Number.MIN_SAFE_INTEGER] },
+    { case: "floats and -0", value: [1.5, -0, Number.NaN, 1e300, 0.1] },
+    { case: "text", value: ["", "room-1", "é€😀", "\ud800 lone surrogate", "x".repeat(300), "y".repeat(70_000)] },
+    { case: "byte strings", value: [bytes(0), bytes(23), bytes(24), bytes(300), bytes(70_000)] },
+    { case: "simple values", value: [true, false, null, undefined] },
+    { case: "a Buffer", value: [Buffer.from("abc")] },
+  ])("matches cbor2 for $case", ({ value }) => {
+    for (const item of value) {
+      expect(encodeCbor(item).toString("hex")).toBe(Buffer.from(encodeWithCbor2(item)).toString("hex"));
+    }
+  });
+
+  it("matches cbor2 for nested maps", () => {
+    const entries = Array.from({ length: 30 }, (_, index) => [`channel-${index}`, index] as const);
+    const value = new Map<unknown, unknown>([
+      [bytes(3), new Map(entries)],
+      ["meta", new Map<unknown, unknown>([["score", 1.25], ["admin", false], ["role", "publisher"]])],
+      [7, new Map()],
+    ]);
+
+    expect(encodeCbor(value).toString("hex")).toBe(Buffer.from(encodeWithCbor2(value)).toString("hex"));
   });
 });

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { decode, encode } from "cbor2";
+import { decode } from "cbor2";
+import { encodeCbor } from "./cbor.js";
 
 /** Access Manager permission bits, as PubNub defines them. Read+write is 3. */
 export const PERMISSION_BITS = {
@@ -64,9 +65,9 @@ const RESOURCE_KEYS: ReadonlyArray<readonly [string, keyof TokenResources]> = [
   ["uuid", "uuids"],
 ];
 
-// cbor2 2.3 writes a Uint8Array as a plain CBOR byte string and a Map in insertion order, so a Map
-// with Uint8Array keys gives the exact layout of a PubNub token. A Buffer would not do: cbor2
-// encodes it through its toJSON method.
+// encodeCbor, like cbor2 2.3, writes a Uint8Array as a plain CBOR byte string and a Map in insertion
+// order, so a Map with Uint8Array keys gives the exact layout of a PubNub token. A Buffer would not
+// do, because cbor2 encodes it through its toJSON method.
 type CborMap = Map<unknown, unknown>;
 
 function key(name: string): Uint8Array {
@@ -98,7 +99,7 @@ function unsignedTokenMap(grant: TokenGrant): CborMap {
 // PubNub does not publish how its servers compute `sig`. The emulator's own choice is
 // HMAC-SHA256, keyed with the secret key, over the CBOR encoding of the token map without `sig`.
 function signTokenMap(unsigned: CborMap, secretKey: string): Uint8Array {
-  return new Uint8Array(createHmac("sha256", secretKey).update(encode(unsigned)).digest());
+  return new Uint8Array(createHmac("sha256", secretKey).update(encodeCbor(unsigned)).digest());
 }
 
 /** Encodes bytes as base64 with the URL-safe alphabet, keeping `=` padding as PubNub tokens do. */
@@ -113,7 +114,7 @@ function toPaddedBase64Url(bytes: Uint8Array): string {
 export function mintToken(grant: TokenGrant, secretKey: string): string {
   const map = unsignedTokenMap(grant);
   map.set(key("sig"), signTokenMap(map, secretKey));
-  return toPaddedBase64Url(encode(map));
+  return toPaddedBase64Url(encodeCbor(map));
 }
 
 function fail(reason: string): never {
