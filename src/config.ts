@@ -84,6 +84,11 @@ export interface Config {
    * CONFIG_WATCH_INTERVAL_MS; default 5000, range 100 to 3600000, or 0 to reload on SIGHUP only.
    */
   readonly configWatchIntervalMs: number;
+  /**
+   * Processes that serve calls: 1 serves in this process; more forks that many workers sharing the
+   * port, for one per core. WORKERS; default 1, range 1 to 64.
+   */
+  readonly workers: number;
   /** Every file the configuration was read from, in the order read. */
   readonly watchedFiles: readonly string[];
 }
@@ -119,6 +124,7 @@ export const FILE_SETTINGS: readonly string[] = [
   "SHUTDOWN_DELAY_MS",
   "SHUTDOWN_DRAIN_MS",
   "CONFIG_WATCH_INTERVAL_MS",
+  "WORKERS",
 ];
 
 /**
@@ -161,6 +167,7 @@ export function loadConfig(env: Environment): Config {
     shutdownDelayMs: readInteger(source, "SHUTDOWN_DELAY_MS", 0, 0, 60_000),
     shutdownDrainMs: readInteger(source, "SHUTDOWN_DRAIN_MS", 15_000, 0, 600_000),
     configWatchIntervalMs: readWatchInterval(source),
+    workers: readWorkers(source, credentials),
     watchedFiles: [
       configFile,
       source.get("RED5_MASTER_KEY_FILE"),
@@ -310,6 +317,14 @@ function readWatchInterval(source: SettingSource): number {
     source.fail("CONFIG_WATCH_INTERVAL_MS", `must be 0 (watching off) or from 100 to 3600000; got ${interval}.`);
   }
   return interval;
+}
+
+function readWorkers(source: SettingSource, credentials: CredentialSource): number {
+  const workers = readInteger(source, "WORKERS", 1, 1, 64);
+  if (workers > 1 && credentials.kind === "development") {
+    source.fail("WORKERS", "above 1 needs RED5_MASTER_KEY and RED5_MASTER_SECRET: development mode generates its credentials in one process. Set WORKERS=1.");
+  }
+  return workers;
 }
 
 function readInteger(source: SettingSource, name: string, fallback: number, min: number, max: number): number {

@@ -1,3 +1,4 @@
+import cluster from "node:cluster";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Counter } from "prom-client";
 import { ConfigError, loadConfig, type Config } from "./config.js";
@@ -12,7 +13,8 @@ import { startPubNubEmulator } from "./emulator/pubnub-emulator.js";
 import { createAuditLog } from "./auth/audit.js";
 import { createReloadQueue, fingerprintFiles, settingsNeedingRestart, watchFiles, type FileWatcher } from "./reload.js";
 import { createLogger, type Logger } from "./server/logger.js";
-import { startAdminServer } from "./server/admin.js";
+import { startPrimary, serveWorkerMetrics } from "./cluster.js";
+import { startAdminServer, type AdminServer } from "./server/admin.js";
 import { startTokenServer, type TokenServer } from "./server/token-server.js";
 
 /** Exit status for a configuration that cannot work. */
@@ -29,6 +31,16 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const fingerprint = fingerprintFiles(config.watchedFiles);
   const logger = createLogger(config.logLevel);
+  if (config.workers > 1 && cluster.isPrimary) {
+    const primary = await startPrimary(config, logger);
+    logger.info({ url: primary.url, adminUrl: primary.admin.url, mode: config.credentials.kind, tls: config.tls !== undefined, workers: config.workers }, "server started");
+    return;
+  }
+  await serve(config, fingerprint, cluster.isWorker ? logger.child({ worker: cluster.worker?.id }) : logger);
+}
+
+/** Runs one token server in this process: alone, or as one worker of several. */
+async function serve(config: Config, fingerprint: string, logger: Logger): Promise<void> {
   const upstream = await startUpstream(config);
   const server = await startTokenServer({
     host: config.host,
@@ -51,11 +63,19 @@ async function main(): Promise<void> {
     auditLog: createAuditLog(),
   });
 
-  const admin = await startAdminServer({ host: config.adminHost, port: config.adminPort, registry: server.metrics.registry, health: server.health });
-  if (config.credentials.kind === "development") {
-    process.stderr.write(developmentBanner(server.url, config));
+  let admin: AdminServer | undefined;
+  if (cluster.isWorker) {
+    serveWorkerMetrics(server.metrics.registry);
+    // A worker whose primary is gone would serve on, unseen by metrics and signals.
+    cluster.worker?.on("disconnect", () => process.exit(1));
+    logger.info({ url: server.url, pid: process.pid }, "worker started");
+  } else {
+    admin = await startAdminServer({ host: config.adminHost, port: config.adminPort, registry: server.metrics.registry, health: server.health });
+    if (config.credentials.kind === "development") {
+      process.stderr.write(developmentBanner(server.url, config));
+    }
+    logger.info({ url: server.url, adminUrl: admin.url, mode: config.credentials.kind, tls: config.tls !== undefined }, "server started");
   }
-  logger.info({ url: server.url, adminUrl: admin.url, mode: config.credentials.kind, tls: config.tls !== undefined }, "server started");
 
   const reloader = startReloading({ config, fingerprint, upstream, server, logger });
   stopOnSignals(logger, async () => {
@@ -65,7 +85,7 @@ async function main(): Promise<void> {
     server.health.shutdown();
     await sleep(config.shutdownDelayMs);
     await server.close(config.shutdownDrainMs);
-    await admin.close();
+    await admin?.close();
     await upstream.close();
   });
 }
@@ -102,7 +122,7 @@ interface ReloadContext {
 function startReloading(context: ReloadContext): FileWatcher {
   let config = context.config;
   const reloads = new Counter({
-    name: "red5_config_reloads_total",
+    name: "token_service_config_reloads_total",
     help: "Configuration reloads by outcome: applied, or rejected because the new configuration is invalid.",
     labelNames: ["outcome"],
     registers: [context.server.metrics.registry],

@@ -31,6 +31,7 @@ describe("loadConfig", () => {
       shutdownDelayMs: 0,
       shutdownDrainMs: 15_000,
       configWatchIntervalMs: 5000,
+      workers: 1,
       watchedFiles: [],
     });
   });
@@ -63,6 +64,7 @@ describe("loadConfig", () => {
       SHUTDOWN_DELAY_MS: "60000",
       SHUTDOWN_DRAIN_MS: "0",
       CONFIG_WATCH_INTERVAL_MS: "0",
+      WORKERS: "64",
     });
 
     expect(config).toEqual({
@@ -90,6 +92,7 @@ describe("loadConfig", () => {
       shutdownDelayMs: 60_000,
       shutdownDrainMs: 0,
       configWatchIntervalMs: 0,
+      workers: 64,
       watchedFiles: ["/etc/red5/callers.json", "/etc/tls/cert.pem", "/etc/tls/key.pem", "/etc/tls/clients-ca.pem"],
     });
   });
@@ -150,6 +153,8 @@ describe("loadConfig", () => {
     ["SHUTDOWN_DRAIN_MS", { SHUTDOWN_DRAIN_MS: "1s" }, 'SHUTDOWN_DRAIN_MS must be a whole number from 0 to 600000; got "1s".'],
     ["CONFIG_WATCH_INTERVAL_MS", { CONFIG_WATCH_INTERVAL_MS: "99" }, "CONFIG_WATCH_INTERVAL_MS must be 0 (watching off) or from 100 to 3600000; got 99."],
     ["CONFIG_WATCH_INTERVAL_MS", { CONFIG_WATCH_INTERVAL_MS: "3600001" }, 'CONFIG_WATCH_INTERVAL_MS must be a whole number from 0 to 3600000; got "3600001".'],
+    ["WORKERS", { WORKERS: "0" }, 'WORKERS must be a whole number from 1 to 64; got "0".'],
+    ["WORKERS", { WORKERS: "2" }, "WORKERS above 1 needs RED5_MASTER_KEY and RED5_MASTER_SECRET: development mode generates its credentials in one process. Set WORKERS=1."],
     ["ALLOW_UNAUTHENTICATED_CALLERS", { ALLOW_UNAUTHENTICATED_CALLERS: "yes" }, 'ALLOW_UNAUTHENTICATED_CALLERS must be true or false; got "yes".'],
     [
       "CALLERS_FILE",

@@ -1,14 +1,20 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Registry } from "prom-client";
 import { ServingStatus, type HealthStatus } from "./health.js";
+
+/** Anything that renders metrics in a Prometheus exposition format, as prom-client registries do. */
+export interface MetricsSource {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
 
 /** Settings of the admin HTTP server. */
 export interface AdminServerOptions {
   readonly host: string;
   /** 0 picks a free port. */
   readonly port: number;
-  readonly registry: Registry;
+  /** Source of the Prometheus text: a prom-client Registry, or the sum over cluster workers. */
+  readonly registry: MetricsSource;
   readonly health: HealthStatus;
 }
 
@@ -52,7 +58,14 @@ async function answer(options: AdminServerOptions, method: string, url: string, 
     return send(response, 405, "text/plain", "method not allowed\n");
   }
   if (path === "/metrics") {
-    return send(response, 200, options.registry.contentType, await options.registry.metrics());
+    let text: string;
+    try {
+      text = await options.registry.metrics();
+    } catch {
+      // The sum over cluster workers fails when a worker does not reply in time.
+      return send(response, 503, "text/plain", "metrics unavailable, try again\n");
+    }
+    return send(response, 200, options.registry.contentType, text);
   }
   if (path === "/livez") {
     return send(response, 200, "text/plain", "ok\n");
