@@ -20,8 +20,8 @@ import { callsOf, runScenario, SCENARIOS, type RunSettings, type ScenarioResult 
 const REPOSITORY = fileURLToPath(new URL("..", import.meta.url));
 const BENCHMARKS_FILE = join(REPOSITORY, "BENCHMARKS.md");
 
-const DEFAULT_CALLS = 30_000;
-const DEFAULT_WARMUP_CALLS = 5_000;
+const DEFAULT_CALLS = 20_000;
+const DEFAULT_WARMUP_CALLS = 3_000;
 
 const USAGE = `usage: npm run bench -- [--write] [--env NAME=VALUE]... [--calls N] [--warmup N] [--only ID,...]
   --write          also replace the results in BENCHMARKS.md

@@ -5,7 +5,7 @@
  * number of calls in flight. The benchmark starts it (bench/lib/alternative.ts) and measures its
  * CPU time from /proc, as it does the service's.
  *
- * It talks to the parent over IPC. After the warm-up calls it sends "warm" and waits for "go".
+ * It talks to the parent over IPC and runs until the parent stops it. After the warm-up calls it sends "warm" and waits for "go".
  * After the measured calls it sends "done" at once, and sends its results only on a "report"
  * request, so that reporting costs no CPU inside the measured window.
  *
@@ -87,9 +87,9 @@ async function main(): Promise<void> {
   const seconds = (performance.now() - startedAt) / 1000;
   send({ type: "done" });
   await nextCommand("report");
+  // The parent stops this process once it has the report. Exiting here could let the parent see
+  // the exit before the message.
   send({ type: "report", seconds, ...measured });
-  process.disconnect?.();
-  pubnub.destroy(true);
 }
 
 function mintChatToken(pubnub: PubNub): Promise<string> {

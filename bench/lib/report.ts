@@ -85,7 +85,7 @@ function renderFacts(facts: RunFacts): string {
     "",
     `Load: h2load with ${CONNECTIONS} HTTP/2 connections × ${STREAMS_PER_CONNECTION} streams = ${IN_FLIGHT} calls in flight,`,
     `${facts.warmupCalls.toLocaleString("en-US")} warm-up calls, then ${facts.calls.toLocaleString("en-US")} measured calls per scenario`,
-    "(a third of that for the default-pool scenario). The service runs on core 0; the emulator, h2load",
+    "(a quarter of that for the default-pool scenario). The service runs on core 0; the emulator, h2load",
     "and the benchmark run on core 1. The in-process alternative runs on core 0 with the same calls in flight.",
     `Service settings: PUBNUB_CONNECTIONS=${BENCH_PUBNUB_CONNECTIONS} unless the scenario names another value;` +
       ` other settings default${extra.length > 0 ? `; extra: ${extra.join(" ")}` : ""}.`,

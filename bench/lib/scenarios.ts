@@ -101,7 +101,7 @@ export const SCENARIOS: readonly Scenario[] = [
   serviceScenario("chat-grpc-40ms-pool64", "IssueChatToken, gRPC, PubNub +40 ms, PUBNUB_CONNECTIONS=64 (default)", "chat", "grpc", {
     latencyMs: 40,
     env: { PUBNUB_CONNECTIONS: "64" },
-    callShare: 1 / 3,
+    callShare: 1 / 4,
   }),
   { kind: "alternative", id: "sdk-chat", title: "in-process: pubnub SDK grantToken", mode: "chat", callShare: 1, ceiling: "ceiling-grpc" },
   {
