@@ -92,7 +92,7 @@ async function main(): Promise<void> {
   }
   const cores = availableCores();
   if (cores < 2) {
-    throw new Error(`the benchmark pins the service and the load generator to separate cores, but nproc reports ${cores}.`);
+    throw new Error(`the benchmark pins the service and the load generator to separate cores, but nproc reports ${cores}. Run it where nproc reports 2 or more.`);
   }
   pinSelf(LOAD_CORE);
   const facts: RunFacts = {

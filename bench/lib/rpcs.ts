@@ -95,11 +95,6 @@ export function procedureOf(rpc: RpcName): string {
   return `${RPCS[rpc].service.typeName}/${RPCS[rpc].method}`;
 }
 
-/** URL path of the RPC: "/red5.token.v1.TokenService/IssueChatToken". */
-export function pathOf(rpc: RpcName): string {
-  return `/${procedureOf(rpc)}`;
-}
-
 /** Request headers h2load sends for a protocol, each as "name: value". */
 export function headersOf(protocol: Protocol): string[] {
   return protocol === "grpc"
