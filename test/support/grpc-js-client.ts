@@ -19,9 +19,9 @@ export type UnaryCall<I extends DescMessage, O extends DescMessage> = (
 
 /**
  * Builds a grpc-js client for a protobuf-es service: a real second gRPC implementation, with
- * protobuf-es doing only the message encoding.
+ * protobuf-es doing only the message encoding. Channel options go to grpc-js unchanged.
  */
-export function createGrpcJsClient(service: DescService, address: string, credentials = grpc.credentials.createInsecure()) {
+export function createGrpcJsClient(service: DescService, address: string, credentials = grpc.credentials.createInsecure(), options: grpc.ChannelOptions = {}) {
   const definition: Record<string, grpc.MethodDefinition<MessageShape<DescMessage>, MessageShape<DescMessage>>> = {};
   for (const method of service.methods) {
     definition[method.localName] = {
@@ -35,7 +35,7 @@ export function createGrpcJsClient(service: DescService, address: string, creden
     };
   }
   const Client = grpc.makeGenericClientConstructor(definition, service.name);
-  return new Client(address, credentials) as grpc.Client & Record<string, Function>;
+  return new Client(address, credentials, options) as grpc.Client & Record<string, Function>;
 }
 
 /** Wraps one unary method of a grpc-js client in a promise. */
@@ -52,6 +52,12 @@ export function unary<I extends DescMessage, O extends DescMessage>(
       );
     });
 }
+
+/**
+ * Channel option that gives a client its own connections. By default grpc-js channels to the same
+ * address share one subchannel, and so one connection and its failure state.
+ */
+export const OWN_CONNECTION: grpc.ChannelOptions = { "grpc.use_local_subchannel_pool": 1 };
 
 /** Decodes the google.rpc.BadRequest detail from a grpc-js error's grpc-status-details-bin trailer. */
 export function badRequestOf(error: grpc.ServiceError): BadRequest | undefined {
@@ -77,8 +83,8 @@ export interface TokenServiceGrpcJs {
 }
 
 /** Creates a grpc-js TokenService client for host:port. */
-export function createTokenServiceGrpcJs(address: string, credentials = grpc.credentials.createInsecure()): TokenServiceGrpcJs {
-  const client = createGrpcJsClient(TokenService, address, credentials);
+export function createTokenServiceGrpcJs(address: string, credentials = grpc.credentials.createInsecure(), options: grpc.ChannelOptions = {}): TokenServiceGrpcJs {
+  const client = createGrpcJsClient(TokenService, address, credentials, options);
   return {
     client,
     issueConferenceToken: unary(client, "issueConferenceToken"),

@@ -29,7 +29,16 @@ export interface ServiceProcess {
   readonly child: ChildProcess;
   /** Base URL from the "server started" log record. */
   readonly url: string;
+  /** Admin server's base URL from the "server started" log record. */
+  readonly adminUrl: string;
+  /**
+   * Resolves with the exit code once the process has exited and its output has been read (null
+   * when a signal ended it).
+   */
+  readonly exited: Promise<number | null>;
   stdout(): string;
+  /** JSON records written to stdout so far, oldest first: the log and the audit log. */
+  records(): Record<string, unknown>[];
   stderr(): string;
   /** Sends SIGTERM and resolves with the exit code. */
   stop(): Promise<number | null>;
@@ -42,14 +51,17 @@ export async function startService(command: string, args: readonly string[], env
   let stderr = "";
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
 
-  const url = await new Promise<string>((resolve, reject) => {
+  // "close" rather than "exit": the last output may still be unread when "exit" fires.
+  const exited = new Promise<number | null>((resolve) => child.once("close", (code: number | null) => resolve(code)));
+  const started = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no "server started" record within ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
     child.stdout.on("data", (chunk: Buffer) => {
       stdout += chunk.toString("utf8");
-      const match = /"url":"([^"]+)".*"msg":"server started"/.exec(stdout);
-      if (match?.[1]) {
+      // Only complete lines: the record may arrive in more than one chunk.
+      const line = stdout.split("\n").slice(0, -1).find((candidate) => candidate.includes('"msg":"server started"'));
+      if (line !== undefined) {
         clearTimeout(timer);
-        resolve(match[1]);
+        resolve(JSON.parse(line) as Record<string, unknown>);
       }
     });
     child.once("exit", (code) => {
@@ -60,16 +72,24 @@ export async function startService(command: string, args: readonly string[], env
 
   return {
     child,
-    url,
+    url: String(started.url),
+    adminUrl: String(started.adminUrl),
+    exited,
     stdout: () => stdout,
+    records: () => parseRecords(stdout),
     stderr: () => stderr,
     stop: async () => {
       if (child.exitCode !== null) {
         return child.exitCode;
       }
       child.kill("SIGTERM");
-      const [code] = (await once(child, "exit")) as [number | null];
-      return code;
+      return exited;
     },
   };
+}
+
+/** Parses the complete JSON lines of a process's output, skipping any other lines. */
+function parseRecords(output: string): Record<string, unknown>[] {
+  const lines = output.split("\n").slice(0, -1);
+  return lines.filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Record<string, unknown>);
 }
