@@ -8,6 +8,7 @@
  * refused), so the server and the PubNub emulator have no record of it.
  */
 import http from "node:http";
+import net from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import * as grpc from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
@@ -101,6 +102,18 @@ async function probeUntil(replica: ServiceProcess, stop: () => boolean): Promise
     await new Promise((resolve) => setTimeout(resolve, PROBE_PAUSE_MS));
   }
   return probes;
+}
+
+/** Reports whether a TCP connection to the port on 127.0.0.1 succeeds. */
+function acceptsConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
 }
 
 function closeAll(clients: readonly LoadClient[]): void {
@@ -300,6 +313,33 @@ describe("HTTP/2 GOAWAY at SIGTERM", () => {
     expect(client.frames.filter((frame) => frame.streamId === 3)).toEqual([]);
     const healthChecks = replica.records().filter((record) => record.procedure === "grpc.health.v1.Health/Check");
     expect(healthChecks).toHaveLength(1);
+    expect(exitCode).toBe(0);
+  });
+
+  it("sends GOAWAY on a connection whose first bytes came late", async () => {
+    const replica = await start({ SHUTDOWN_DRAIN_MS: "3000" });
+    const url = new URL(replica.url);
+    // Accepted before SIGTERM, but its first bytes arrive after the listener has closed.
+    const client = await RawHttp2Client.connect(Number(url.port), url.hostname, { sendPreface: false });
+    // The server accepts connections in order, so once a later one is served, it has this one.
+    const later = await RawHttp2Client.connect(Number(url.port), url.hostname);
+    later.sendGrpcRequest(1, "/grpc.health.v1.Health/Check", url.host, new Uint8Array());
+    await later.waitFor((frame) => frame.type === FrameType.HEADERS && frame.streamId === 1 && (frame.flags & 0x1) !== 0);
+    later.close();
+
+    replica.child.kill("SIGTERM");
+    while (await acceptsConnections(Number(url.port))) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    client.sendGrpcRequest(1, "/grpc.health.v1.Health/Check", url.host, new Uint8Array(), { withPreface: true });
+    // Resolves once the server has closed the connection: after a GOAWAY, or at the drain deadline.
+    await client.waitFor(() => false);
+    const exitCode = await replica.exited;
+
+    expect(client.dataOf(1)).toEqual(healthResponse(ServingStatus.NOT_SERVING));
+    const goaways = client.frames.filter((frame) => frame.type === FrameType.GOAWAY);
+    expect(goaways.length).toBeGreaterThan(0);
+    expect(goaways.map(goawayLastStreamId).filter((lastStreamId) => lastStreamId !== 1)).toEqual([]);
     expect(exitCode).toBe(0);
   });
 });

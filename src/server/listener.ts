@@ -71,7 +71,7 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
     maxSessionMemory: 16,
   };
   const sockets = new Set<net.Socket>();
-  const sessions = new Set<http2.ServerHttp2Session>();
+  const sessions: Http2Sessions = { open: new Set(), closing: false };
   const http1Responses = trackHttp1Responses();
   const handler = http1Responses.wrap(options.handler);
 
@@ -170,14 +170,25 @@ function routeByPreface(socket: net.Socket, h2c: http2.Http2Server, http1: http.
   socket.on("data", onData);
 }
 
+/** Open HTTP/2 sessions, and whether the listener is closing. */
+interface Http2Sessions {
+  readonly open: Set<http2.ServerHttp2Session>;
+  closing: boolean;
+}
+
 /**
  * Tracks an HTTP/2 session for shutdown, and closes it with GOAWAY once it has been idle for
  * HTTP2_IDLE_TIMEOUT_MS with no open stream. Sessions with open streams, such as a health Watch,
  * stay open however quiet they are.
  */
-function trackSession(sessions: Set<http2.ServerHttp2Session>, session: http2.ServerHttp2Session): void {
-  sessions.add(session);
-  session.once("close", () => sessions.delete(session));
+function trackSession(sessions: Http2Sessions, session: http2.ServerHttp2Session): void {
+  sessions.open.add(session);
+  session.once("close", () => sessions.open.delete(session));
+  if (sessions.closing) {
+    // The connection was accepted before the listener closed, but its first bytes came after.
+    // The streams that came with the client's SETTINGS are served, then GOAWAY refuses the rest.
+    session.once("remoteSettings", () => setImmediate(() => session.close()));
+  }
 
   let openStreams = 0;
   session.on("stream", (stream) => {
@@ -240,13 +251,14 @@ interface ClosingState {
   readonly http1: http.Server | undefined;
   readonly http1Responses: Http1Responses;
   readonly sockets: Set<net.Socket>;
-  readonly sessions: Set<http2.ServerHttp2Session>;
+  readonly sessions: Http2Sessions;
   readonly graceMs: number;
 }
 
 async function closeGracefully(state: ClosingState): Promise<void> {
   const closed = new Promise<void>((resolve) => state.server.close(() => resolve()));
-  for (const session of state.sessions) {
+  state.sessions.closing = true;
+  for (const session of state.sessions.open) {
     // Sends GOAWAY: the client opens no new streams here, and open ones may finish.
     session.close();
   }
