@@ -71,6 +71,14 @@ export function treeCpuSeconds(rootPid: number): number {
   return ticks / CLOCK_TICKS_PER_SECOND;
 }
 
+/**
+ * Returns the CPU time of this process and of the children it has reaped, such as a finished
+ * h2load run, in seconds. Live children are not included.
+ */
+export function ownCpuSeconds(): number {
+  return (readStat(process.pid)?.cpuTicks ?? 0) / CLOCK_TICKS_PER_SECOND;
+}
+
 /** Peak resident set sizes of a process tree: the largest single process and the process count. */
 export interface PeakRss {
   /** Largest VmHWM of any process in the tree, in bytes. */

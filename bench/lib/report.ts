@@ -60,10 +60,11 @@ export function renderReport(facts: RunFacts, results: readonly ScenarioResult[]
     "",
     "### Load side",
     "",
-    "Emulator CPU per call and how busy each core was during the measured window. A load core near",
-    "100 % means h2load and the emulator, not the service, may be what limits a scenario. Other work",
-    "on core 0 is time the core ran anything but the measured processes; it slows them and raises their",
-    "CPU time per call, so figures with much of it are not clean.",
+    "Emulator CPU per call and how busy each core was during the measured window. Other work is the",
+    "time a core ran anything but the benchmark's own processes (on core 0 the measured process, on",
+    "core 1 the emulator, h2load and the orchestrator). Other work on core 0 slows the measured process",
+    "and raises its CPU time per call, so figures with much of it are not clean. A core 1 near 100 %",
+    "busy means the load side, not the service, may be what limits a scenario.",
     "",
     renderLoadTable(results),
     "",
@@ -145,10 +146,11 @@ function renderLoadTable(results: readonly ScenarioResult[]): string {
     `${formatNumber(result.measuredCoreBusy * 100, 0)} %`,
     `${formatNumber(result.measuredCoreOtherBusy * 100, 0)} %`,
     `${formatNumber(result.loadCoreBusy * 100, 0)} %`,
+    `${formatNumber(result.loadCoreOtherBusy * 100, 0)} %`,
     String(result.processes),
     result.notes.join("; "),
   ]);
-  return table(["scenario", "emulator CPU µs/call", "core 0 busy", "other work on core 0", "core 1 busy", "measured processes", "notes"], rows);
+  return table(["scenario", "emulator CPU µs/call", "core 0 busy", "other work on core 0", "core 1 busy", "other work on core 1", "measured processes", "notes"], rows);
 }
 
 /** One target: its requirement, the measured value, and whether the run met it. */

@@ -10,7 +10,7 @@ import { runAlternative } from "./alternative.js";
 import { LOAD_CORE, MEASURED_CORE } from "./children.js";
 import type { EmulatorProcess } from "./emulator-client.js";
 import { percentile, runH2load } from "./h2load.js";
-import { coreBusyShare, readCoreTimes, treeCpuSeconds, treePeakRss, type CoreTimes, type PeakRss } from "./proc.js";
+import { coreBusyShare, ownCpuSeconds, readCoreTimes, treeCpuSeconds, treePeakRss, type CoreTimes, type PeakRss } from "./proc.js";
 import { callOnce, headersOf, procedureOf, writeRequestBody, type Protocol, type RpcName } from "./rpcs.js";
 import { callCountChange, parseCallCounts, readCounter, ServiceProcess } from "./service.js";
 
@@ -25,8 +25,8 @@ export const IN_FLIGHT = CONNECTIONS * STREAMS_PER_CONNECTION;
 /**
  * PUBNUB_CONNECTIONS of every token scenario but one. The emulator speaks HTTP/1.1 and the
  * service's pool sends one request per connection at a time, so with 40 ms per grant the pool
- * caps throughput at connections / 40 ms. 256 matches the calls in flight; the default of 64
- * would cap it at 1,600 grants/s, which the "default pool" scenario shows.
+ * caps throughput at connections / 40 ms. 256 matches the calls in flight, while the default of
+ * 64 would cap it at 1,600 grants/s, as the default-pool scenario shows.
  */
 export const BENCH_PUBNUB_CONNECTIONS = 256;
 
@@ -157,6 +157,8 @@ export interface ScenarioResult {
    * Such work slows the measured processes and raises their CPU time per call.
    */
   readonly measuredCoreOtherBusy: number;
+  /** Share of time, 0 to 1, that the load core ran other work than the emulator, h2load and the benchmark. */
+  readonly loadCoreOtherBusy: number;
   /** Service settings the scenario ran with, none for the alternative. */
   readonly env: Readonly<Record<string, string>>;
 }
@@ -174,14 +176,17 @@ export function runScenario(scenario: Scenario, emulator: EmulatorProcess, setti
 /** Readings of the emulator and the cores at each end of a measured window. */
 interface WindowEdge {
   readonly emulatorCpuSeconds: number;
+  /** CPU time of this process and its reaped children (h2load runs), in seconds. */
+  readonly benchCpuSeconds: number;
   readonly cores: CoreTimes;
   readonly emulator: EmulatorCounters;
 }
 
 async function readEdge(emulator: EmulatorProcess): Promise<WindowEdge> {
   const emulatorCpuSeconds = treeCpuSeconds(emulator.pid);
+  const benchCpuSeconds = ownCpuSeconds();
   const cores = readCoreTimes();
-  return { emulatorCpuSeconds, cores, emulator: await emulator.counters() };
+  return { emulatorCpuSeconds, benchCpuSeconds, cores, emulator: await emulator.counters() };
 }
 
 /** Raw measurements of a scenario, before they are summarized. */
@@ -295,6 +300,8 @@ function summarize(scenario: Scenario, measured: Measurement): ScenarioResult {
   const perCall = (cpuSeconds: number) => (measured.succeeded === 0 ? Number.NaN : (cpuSeconds * 1e6) / measured.succeeded);
   const { before, after } = measured;
   const measuredCoreBusy = coreBusyShare(before.cores, after.cores, MEASURED_CORE);
+  const loadCoreBusy = coreBusyShare(before.cores, after.cores, LOAD_CORE);
+  const loadSideCpuSeconds = after.emulatorCpuSeconds - before.emulatorCpuSeconds + after.benchCpuSeconds - before.benchCpuSeconds;
   return {
     scenario,
     calls: measured.calls,
@@ -310,8 +317,9 @@ function summarize(scenario: Scenario, measured: Measurement): ScenarioResult {
     processes: measured.peakRss.processes,
     emulatorCpuUsPerCall: perCall(after.emulatorCpuSeconds - before.emulatorCpuSeconds),
     measuredCoreBusy,
-    loadCoreBusy: coreBusyShare(before.cores, after.cores, LOAD_CORE),
+    loadCoreBusy,
     measuredCoreOtherBusy: Math.max(0, measuredCoreBusy - measured.cpuSeconds / measured.seconds),
+    loadCoreOtherBusy: Math.max(0, loadCoreBusy - loadSideCpuSeconds / measured.seconds),
     env: measured.env,
   };
 }
