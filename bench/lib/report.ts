@@ -27,6 +27,9 @@ export interface RunFacts {
 export const BEGIN_MARKER = "<!-- bench:begin (written by npm run bench -- --write) -->";
 export const END_MARKER = "<!-- bench:end -->";
 
+/** Share of the measured core taken by other work above which a scenario is marked in the tables. */
+const CONTAMINATED_SHARE = 0.1;
+
 /** Targets the project measures against. */
 const TARGET_CPU_US = 150;
 const TARGET_CEILING_SHARE = 0.7;
@@ -47,6 +50,7 @@ export function renderReport(facts: RunFacts, results: readonly ScenarioResult[]
     "",
     renderScenarioTable(results),
     "",
+    ...contaminationNote(results),
     "### Against the in-process alternative",
     "",
     "Each token scenario next to the in-process SDK alternative doing the same work (chat token: `grantToken`;",
@@ -94,12 +98,22 @@ function renderFacts(facts: RunFacts): string {
   ].join("\n");
 }
 
+function contaminationNote(results: readonly ScenarioResult[]): string[] {
+  if (!results.some((result) => result.measuredCoreOtherBusy > CONTAMINATED_SHARE)) {
+    return [];
+  }
+  return [
+    `† Other work took more than ${CONTAMINATED_SHARE * 100} % of core 0 during the measured window (see Load side), so the CPU figures of that row read high.`,
+    "",
+  ];
+}
+
 function renderScenarioTable(results: readonly ScenarioResult[]): string {
   const rows = results.map((result) => {
     const reference = results.find((other) => other.scenario.id === result.scenario.ceiling);
     const ratio = (pick: (row: ScenarioResult) => number, digits: number) => withRatio(pick(result), reference === undefined ? Number.NaN : pick(reference), digits);
     return [
-      result.scenario.title,
+      result.measuredCoreOtherBusy > CONTAMINATED_SHARE ? `${result.scenario.title} †` : result.scenario.title,
       formatNumber(result.succeeded, 0),
       formatErrors(result),
       ratio((row) => row.callsPerSecond, 0),
