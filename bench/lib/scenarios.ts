@@ -236,8 +236,7 @@ async function runServiceScenario(scenario: ServiceScenario, emulator: EmulatorP
     const peakRss = treePeakRss(service.pid);
     const metricsAfter = await service.scrapeMetrics();
 
-    // NOTE: with several service processes, the admin port may show one process's counters only,
-    // and the comparison with h2load below then reports a mismatch.
+    // With WORKERS above 1, the primary process serves these counters summed over its workers.
     const change = callCountChange(parseCallCounts(metricsBefore), parseCallCounts(metricsAfter), procedureOf(scenario.rpc));
     const retries = readCounter(metricsAfter, RETRIES_METRIC) - readCounter(metricsBefore, RETRIES_METRIC);
     const grants = after.emulator.grantsIssued - before.emulator.grantsIssued;
