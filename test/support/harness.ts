@@ -98,3 +98,12 @@ export async function startHarness(overrides: HarnessOverrides = {}): Promise<Ha
     },
   };
 }
+
+/** Starts a PubNub emulator on the real clock for the keyset in TEST_CREDENTIALS, for service processes. */
+export function startTestEmulator(): Promise<PubNubEmulator> {
+  return startPubNubEmulator({
+    subscribeKey: TEST_CREDENTIALS.pubnubSubscribeKey,
+    publishKey: TEST_CREDENTIALS.pubnubPublishKey,
+    secretKey: TEST_CREDENTIALS.pubnubSecretKey,
+  });
+}

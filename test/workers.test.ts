@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TokenServiceClient } from "../src/client/index.js";
+import type { PubNubEmulator } from "../src/emulator/pubnub-emulator.js";
+import { startTestEmulator, TEST_MASTER_KEY, TEST_MASTER_SECRET } from "./support/harness.js";
+import { startService, type ServiceProcess } from "./support/process.js";
+
+/** Waits until the process has written `count` records with this message after the first `after`. */
+async function records(service: ServiceProcess, message: string, count: number, after = 0): Promise<Record<string, unknown>[]> {
+  for (let waited = 0; waited < 30_000; waited += 20) {
+    const found = service.records().slice(after).filter((record) => record.msg === message);
+    if (found.length >= count) {
+      return found;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`fewer than ${count} "${message}" records; stdout: ${service.stdout().slice(-3000)}; stderr: ${service.stderr().slice(-2000)}`);
+}
+
+async function metricValue(service: ServiceProcess, prefix: string): Promise<number> {
+  const text = await (await fetch(`${service.adminUrl}/metrics`)).text();
+  return text
+    .split("\n")
+    .filter((line) => line.startsWith(prefix))
+    .reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0);
+}
+
+/** Issues chat tokens, each over a client of its own so that connections spread over workers. */
+async function issueOnNewConnections(service: ServiceProcess, count: number): Promise<void> {
+  await Promise.all(
+    Array.from({ length: count }, () => new TokenServiceClient({ baseUrl: service.url }).getChatToken("user-1", "room-1", true, false)),
+  );
+}
+
+describe("worker-per-core mode", () => {
+  let emulator: PubNubEmulator;
+  let service: ServiceProcess;
+
+  beforeAll(async () => {
+    emulator = await startTestEmulator();
+    service = await startService("node", ["--import", "tsx", "src/main.ts"], {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      RED5_MASTER_KEY: TEST_MASTER_KEY,
+      RED5_MASTER_SECRET: TEST_MASTER_SECRET,
+      PUBNUB_ORIGIN: emulator.origin,
+      PORT: "0",
+      ADMIN_PORT: "0",
+      WORKERS: "2",
+      SHUTDOWN_DRAIN_MS: "2000",
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await service?.stop();
+    await emulator?.close();
+  });
+
+  it("serves calls from every worker on one port", async () => {
+    const started = await records(service, "worker started", 2);
+
+    await issueOnNewConnections(service, 40);
+    const served = new Set(service.records().filter((record) => record.msg === "call finished" && record.procedure === "red5.token.v1.TokenService/IssueChatToken").map((record) => record.worker));
+
+    expect(started.map((record) => record.url)).toEqual([service.url, service.url]);
+    expect(served.size).toBe(2);
+  });
+
+  it("sums metrics over the workers on the admin port", async () => {
+    const before = await metricValue(service, 'token_service_tokens_issued_total{kind="chat"');
+
+    await issueOnNewConnections(service, 10);
+
+    expect(await metricValue(service, 'token_service_tokens_issued_total{kind="chat"')).toBe(before + 10);
+    expect((await fetch(`${service.adminUrl}/readyz`)).status).toBe(200);
+  });
+
+  it("forwards SIGHUP to every worker", async () => {
+    const before = service.records().length;
+
+    service.child.kill("SIGHUP");
+
+    expect(await records(service, "configuration reloaded", 2, before)).toHaveLength(2);
+  });
+
+  it("replaces a worker that dies", async () => {
+    const before = service.records().length;
+    const [victim] = await records(service, "worker started", 1);
+    process.kill(Number(victim?.pid), "SIGKILL");
+
+    const [exited] = await records(service, "worker exited unexpectedly; starting a replacement", 1, before);
+    const [replacement] = await records(service, "worker started", 1, before);
+    await issueOnNewConnections(service, 10);
+
+    expect(exited).toMatchObject({ worker: victim?.worker, signal: "SIGKILL" });
+    expect(replacement?.pid).not.toBe(victim?.pid);
+  });
+
+  it("drains every worker on SIGTERM and exits 0", async () => {
+    const before = service.records().length;
+
+    const code = await service.stop();
+
+    expect(code).toBe(0);
+    expect(await records(service, "server stopped", 3, before)).toHaveLength(3);
+  });
+});
