@@ -648,6 +648,18 @@ describe("role chat permissions", () => {
 });
 
 describe("audit log", () => {
+  it("records the code a PubNub failure reaches the caller with", async () => {
+    const client = grpcClient(server, pki);
+    server.harness.emulator.injectFaults({ kind: "status", status: 503 }, { kind: "status", status: 503 }, { kind: "status", status: 503 });
+
+    const chat = await audited(server.audit, () =>
+      client.issueChatToken(chatRequest({ userId: "user-1", channelId: "meeting-1", read: true }), { headers: bearer(keys.meeting.key) }),
+    );
+
+    expect(errorOf(chat.outcome).code).toBe(Code.Unavailable);
+    expect(chat.record).toMatchObject({ code: "UNAVAILABLE", tokenFingerprint: null });
+  });
+
   it("keeps ids with CR and LF on one line", async () => {
     const client = grpcClient(server, pki);
 

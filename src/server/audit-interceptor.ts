@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { tokenFingerprint, type AuditLog, type GrpcCodeName } from "../auth/audit.js";
 import { CALLER } from "../auth/caller-context.js";
+import { toConnectError } from "../service/errors.js";
 import { DEFAULT_TOKEN_MINUTES } from "../service/request-rules.js";
 import type { ConferenceRole } from "../tokens/conference-token.js";
 
@@ -46,7 +47,10 @@ export function createAuditInterceptor(auditLog: AuditLog, now: () => number): I
       result = response.stream ? undefined : (response.message as MintResult);
       return response;
     } catch (error) {
-      code = grpcCodeName(ConnectError.from(error).code);
+      // Records the code the caller receives: the call log interceptor, outside this one, maps
+      // raw errors, and a cancelled call is CANCELLED whatever its handler threw.
+      const mapped = request.signal.aborted ? ConnectError.from(request.signal.reason) : toConnectError(error);
+      code = grpcCodeName(mapped.code);
       throw error;
     } finally {
       const identity = request.contextValues.get(CALLER);
