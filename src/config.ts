@@ -62,6 +62,11 @@ export interface Config {
   readonly maxRequestBytes: number;
   /** HTTP/2 streams per connection. HTTP2_MAX_CONCURRENT_STREAMS; default 256, range 1 to 10000. */
   readonly http2MaxConcurrentStreams: number;
+  /**
+   * Age after which an HTTP/2 connection gets GOAWAY, give or take 10%, so that clients reconnect
+   * and spread over new replicas. MAX_CONNECTION_AGE_MS; default 0 (never), else 1000 to 86400000.
+   */
+  readonly maxConnectionAgeMs: number;
   /** Address of the admin server (metrics, liveness, readiness). ADMIN_HOST; default 127.0.0.1. */
   readonly adminHost: string;
   /** Port of the admin server; 0 picks a free port. ADMIN_PORT; default 9090. */
@@ -118,6 +123,7 @@ export const FILE_SETTINGS: readonly string[] = [
   "CALL_BUDGET_MS",
   "MAX_REQUEST_BYTES",
   "HTTP2_MAX_CONCURRENT_STREAMS",
+  "MAX_CONNECTION_AGE_MS",
   "ADMIN_HOST",
   "ADMIN_PORT",
   "LOG_LEVEL",
@@ -161,12 +167,13 @@ export function loadConfig(env: Environment): Config {
     callBudgetMs: readInteger(source, "CALL_BUDGET_MS", 10_000, 100, 300_000),
     maxRequestBytes: readInteger(source, "MAX_REQUEST_BYTES", 16_384, 1024, 4_194_304),
     http2MaxConcurrentStreams: readInteger(source, "HTTP2_MAX_CONCURRENT_STREAMS", 256, 1, 10_000),
+    maxConnectionAgeMs: readOptionalDuration(source, "MAX_CONNECTION_AGE_MS", 0, 1000, 86_400_000),
     adminHost: readHostSetting(source, "ADMIN_HOST"),
     adminPort: readInteger(source, "ADMIN_PORT", 9090, 0, 65_535),
     logLevel: readLogLevel(source),
     shutdownDelayMs: readInteger(source, "SHUTDOWN_DELAY_MS", 0, 0, 60_000),
     shutdownDrainMs: readInteger(source, "SHUTDOWN_DRAIN_MS", 15_000, 0, 600_000),
-    configWatchIntervalMs: readWatchInterval(source),
+    configWatchIntervalMs: readOptionalDuration(source, "CONFIG_WATCH_INTERVAL_MS", 5000, 100, 3_600_000),
     workers: readWorkers(source, credentials),
     watchedFiles: [
       configFile,
@@ -311,12 +318,13 @@ function readLogLevel(source: SettingSource): LogLevel {
   return level as LogLevel;
 }
 
-function readWatchInterval(source: SettingSource): number {
-  const interval = readInteger(source, "CONFIG_WATCH_INTERVAL_MS", 5000, 0, 3_600_000);
-  if (interval > 0 && interval < 100) {
-    source.fail("CONFIG_WATCH_INTERVAL_MS", `must be 0 (watching off) or from 100 to 3600000; got ${interval}.`);
+/** Reads a duration in milliseconds where 0 turns the feature off. */
+function readOptionalDuration(source: SettingSource, name: string, fallback: number, min: number, max: number): number {
+  const value = readInteger(source, name, fallback, 0, max);
+  if (value > 0 && value < min) {
+    source.fail(name, `must be 0 (off) or from ${min} to ${max}; got ${value}.`);
   }
-  return interval;
+  return value;
 }
 
 function readWorkers(source: SettingSource, credentials: CredentialSource): number {

@@ -58,6 +58,7 @@ async function serve(config: Config, fingerprint: string, logger: Logger): Promi
     callBudgetMs: config.callBudgetMs,
     maxRequestBytes: config.maxRequestBytes,
     http2MaxConcurrentStreams: config.http2MaxConcurrentStreams,
+    maxConnectionAgeMs: config.maxConnectionAgeMs,
     logger,
     callers: readCallers(config),
     auditLog: createAuditLog(),
@@ -84,7 +85,10 @@ async function serve(config: Config, fingerprint: string, logger: Logger): Promi
     // load balancers stop routing here before connections are refused.
     server.health.shutdown();
     await sleep(config.shutdownDelayMs);
-    await server.close(config.shutdownDrainMs);
+    const ended = await server.close(config.shutdownDrainMs);
+    if (ended > 0) {
+      logger.warn({ connections: ended, drainMs: config.shutdownDrainMs }, "drain deadline reached; closed connections with calls still open");
+    }
     await admin?.close();
     await upstream.close();
   });

@@ -112,3 +112,43 @@ describe("listener", () => {
     expect(issued.filter((result) => result.status === "rejected").map((result) => String(result.reason))).toEqual([]);
   });
 });
+
+describe("maximum connection age", () => {
+  it("sends GOAWAY after the age and lets the call in flight finish", async () => {
+    const aged = await startHarness({ maxConnectionAgeMs: 1000 });
+    aged.emulator.injectFaults({ kind: "delay", ms: 2000 });
+    const session = http2.connect(aged.server.url);
+    const goaway = once(session, "goaway") as Promise<[number, number]>;
+
+    const body = grpcFrame(toBinary(IssueChatTokenRequestSchema, create(IssueChatTokenRequestSchema, { userId: "u", channelId: "c", read: true })));
+    const stream = session.request({ ":method": "POST", ":path": "/red5.token.v1.TokenService/IssueChatToken", "content-type": "application/grpc", te: "trailers" });
+    let trailers: http2.IncomingHttpHeaders = {};
+    stream.on("trailers", (received) => (trailers = received));
+    stream.resume();
+    stream.end(body);
+    const [code, lastStreamId] = await goaway;
+    const streamOpenAtGoaway = !stream.closed;
+    await once(stream, "close");
+    session.close();
+    await aged.close();
+
+    expect(code).toBe(http2.constants.NGHTTP2_NO_ERROR);
+    expect(lastStreamId).toBe(stream.id);
+    expect(streamOpenAtGoaway).toBe(true);
+    expect(trailers["grpc-status"]).toBe("0");
+  });
+
+  it("keeps connections open without the setting", async () => {
+    const session = http2.connect(harness.server.url);
+    let goaway = false;
+    session.on("goaway", () => (goaway = true));
+
+    await rawGrpcCall("/grpc.health.v1.Health/Check", grpcFrame(new Uint8Array()));
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const open = !session.closed && !session.destroyed;
+    session.close();
+
+    expect(goaway).toBe(false);
+    expect(open).toBe(true);
+  });
+});

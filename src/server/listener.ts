@@ -28,6 +28,11 @@ export interface ListenerOptions {
   readonly tls?: ListenerTls;
   /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS advertised to every client. */
   readonly maxConcurrentStreams: number;
+  /**
+   * Age after which an HTTP/2 connection gets GOAWAY, give or take 10%, so that long-lived clients
+   * reconnect and spread over replicas added since. Its calls in flight finish. 0 or unset: never.
+   */
+  readonly maxConnectionAgeMs?: number;
   readonly handler: RequestHandler;
 }
 
@@ -40,8 +45,11 @@ export interface Listener {
    * keep theirs. Throws when the listener was started without TLS or the PEM data is invalid.
    */
   setTls(tls: ListenerTls): void;
-  /** Stops accepting connections, lets open requests finish for up to graceMs, then ends the rest. */
-  close(graceMs: number): Promise<void>;
+  /**
+   * Stops accepting connections, lets open requests finish for up to graceMs, then ends the rest.
+   * Resolves with the number of connections ended at the deadline with requests still open.
+   */
+  close(graceMs: number): Promise<number>;
 }
 
 /** Largest header block a client may send, in bytes. Requests carry a few short headers. */
@@ -91,11 +99,11 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
     );
   } else {
     const h2c = http2.createServer(http2Options, handler);
-    h2c.on("session", (session) => trackSession(sessions, session));
+    h2c.on("session", (session) => trackSession(sessions, session, options.maxConnectionAgeMs ?? 0));
     http1 = createHttp1Server(handler);
     server = net.createServer((socket) => routeByPreface(socket, h2c, http1 as http.Server));
   }
-  server.on("session", (session: http2.ServerHttp2Session) => trackSession(sessions, session));
+  server.on("session", (session: http2.ServerHttp2Session) => trackSession(sessions, session, options.maxConnectionAgeMs ?? 0));
   server.on("connection", (socket: net.Socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
@@ -181,9 +189,15 @@ interface Http2Sessions {
  * HTTP2_IDLE_TIMEOUT_MS with no open stream. Sessions with open streams, such as a health Watch,
  * stay open however quiet they are.
  */
-function trackSession(sessions: Http2Sessions, session: http2.ServerHttp2Session): void {
+function trackSession(sessions: Http2Sessions, session: http2.ServerHttp2Session, maxAgeMs: number): void {
   sessions.open.add(session);
   session.once("close", () => sessions.open.delete(session));
+  if (maxAgeMs > 0) {
+    // The jitter keeps connections opened together from reconnecting together.
+    const age = setTimeout(() => session.close(), maxAgeMs * (0.9 + Math.random() * 0.2));
+    age.unref();
+    session.once("close", () => clearTimeout(age));
+  }
   if (sessions.closing) {
     // The connection was accepted before the listener closed, but its first bytes came after.
     // The streams that came with the client's SETTINGS are served, then GOAWAY refuses the rest.
@@ -255,7 +269,7 @@ interface ClosingState {
   readonly graceMs: number;
 }
 
-async function closeGracefully(state: ClosingState): Promise<void> {
+async function closeGracefully(state: ClosingState): Promise<number> {
   const closed = new Promise<void>((resolve) => state.server.close(() => resolve()));
   state.sessions.closing = true;
   for (const session of state.sessions.open) {
@@ -268,7 +282,9 @@ async function closeGracefully(state: ClosingState): Promise<void> {
   const http1 = state.http1;
   http1?.closeIdleConnections();
   const idleSweep = setInterval(() => http1?.closeIdleConnections(), 50);
+  let ended = 0;
   const timer = setTimeout(() => {
+    ended = state.sockets.size;
     for (const socket of state.sockets) {
       socket.destroy();
     }
@@ -278,4 +294,5 @@ async function closeGracefully(state: ClosingState): Promise<void> {
   clearInterval(idleSweep);
   // Stops the timer that createHttp1Server started; the server itself never listened.
   http1?.close(() => undefined);
+  return ended;
 }

@@ -48,7 +48,8 @@ type ServerSettings = Pick<
   | "callBudgetMs"
   | "maxRequestBytes"
   | "http2MaxConcurrentStreams"
->;
+> &
+  Partial<Pick<Config, "maxConnectionAgeMs">>;
 
 /** Everything the token server needs, resolved from the configuration by the caller. */
 export interface TokenServerOptions extends ServerSettings {
@@ -98,8 +99,11 @@ export interface TokenServer {
    * finish with what they started with. Resolves once the new state serves.
    */
   reload(update: ServerReload): Promise<void>;
-  /** Stops accepting calls, lets calls in flight finish for up to graceMs, then stops. */
-  close(graceMs?: number): Promise<void>;
+  /**
+   * Stops accepting calls, lets calls in flight finish for up to graceMs, then stops. Resolves with
+   * the number of connections ended at the deadline with calls still open.
+   */
+  close(graceMs?: number): Promise<number>;
 }
 
 /**
@@ -179,6 +183,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     port: options.port,
     tls: options.tls,
     maxConcurrentStreams: options.http2MaxConcurrentStreams,
+    maxConnectionAgeMs: options.maxConnectionAgeMs,
     handler,
   });
   const scheme = options.tls ? "https" : "http";
@@ -203,8 +208,9 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     },
     close: async (graceMs = 5000) => {
       health.shutdown();
-      await listener.close(graceMs);
+      const ended = await listener.close(graceMs);
       await state.pubnub.close();
+      return ended;
     },
   };
 }
