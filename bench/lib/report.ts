@@ -187,11 +187,7 @@ export function checkTargets(results: readonly ScenarioResult[]): TargetCheck[] 
     measured: chat === undefined ? "not run" : `${formatNumber(chat.cpuUsPerCall, 0)} µs`,
     met: chat === undefined ? undefined : chat.cpuUsPerCall <= TARGET_CPU_US,
   });
-  checks.push({
-    target: `IssueChatToken over gRPC: at least ${TARGET_CEILING_SHARE} of the no-op ceiling's calls/s`,
-    measured: chat === undefined || ceiling === undefined ? "not run" : formatRatio(chat.callsPerSecond / ceiling.callsPerSecond),
-    met: chat === undefined || ceiling === undefined ? undefined : chat.callsPerSecond / ceiling.callsPerSecond >= TARGET_CEILING_SHARE,
-  });
+  checks.push(checkCeilingShare(chat, ceiling));
   checks.push({
     target: `PubNub +40 ms, ${IN_FLIGHT} in flight: at least ${TARGET_40MS_CALLS_PER_SECOND.toLocaleString("en-US")} tokens/s`,
     measured: slow === undefined ? "not run" : `${formatNumber(slow.callsPerSecond, 0)} tokens/s`,
@@ -228,6 +224,26 @@ export function checkTargets(results: readonly ScenarioResult[]): TargetCheck[] 
     met: largest === undefined ? undefined : largest.peakRssMiB <= TARGET_RSS_MIB,
   });
   return checks;
+}
+
+/**
+ * Compares IssueChatToken's throughput with the no-op ceiling's in two ways: calls/s as measured,
+ * and calls per CPU second (1 / CPU per call), an estimate of what each would reach with a core
+ * to itself. Other work on the measured core lowers calls/s unevenly between scenarios and CPU
+ * per call much less, so the target counts as met only when both ratios reach it.
+ */
+function checkCeilingShare(chat: ScenarioResult | undefined, ceiling: ScenarioResult | undefined): TargetCheck {
+  const target = `IssueChatToken over gRPC: at least ${TARGET_CEILING_SHARE} of the no-op ceiling's calls/s`;
+  if (chat === undefined || ceiling === undefined) {
+    return { target, measured: "not run", met: undefined };
+  }
+  const measuredShare = chat.callsPerSecond / ceiling.callsPerSecond;
+  const perCpuShare = ceiling.cpuUsPerCall / chat.cpuUsPerCall;
+  return {
+    target,
+    measured: `${formatRatio(measuredShare)} of calls/s, ${formatRatio(perCpuShare)} of calls per CPU second`,
+    met: Math.min(measuredShare, perCpuShare) >= TARGET_CEILING_SHARE,
+  };
 }
 
 function verdict(met: boolean | undefined): string {
