@@ -30,6 +30,9 @@ export const IN_FLIGHT = CONNECTIONS * STREAMS_PER_CONNECTION;
  */
 export const BENCH_PUBNUB_CONNECTIONS = 256;
 
+/** The service's own default of PUBNUB_CONNECTIONS. */
+const DEFAULT_PUBNUB_CONNECTIONS = 64;
+
 /** A scenario that loads the service with h2load. */
 export interface ServiceScenario {
   readonly kind: "service";
@@ -255,10 +258,26 @@ async function runServiceScenario(scenario: ServiceScenario, emulator: EmulatorP
     const notes = retries > 0 ? [`${retries} PubNub grant retries, ${grants - change.ok} extra grants`] : [];
     const succeeded = Math.min(change.ok, run.succeeded);
     const cpuSeconds = cpuAfter - cpuBefore;
+    if (scenario.latencyMs > 0) {
+      notes.push(throughputBounds(scenario.latencyMs, env, cpuSeconds / succeeded));
+    }
     return summarize(scenario, { env, calls, succeeded, errors, notes, seconds: run.seconds, latenciesUs: run.latenciesUs, cpuSeconds, before, after, peakRss });
   } finally {
     await service.stop();
   }
+}
+
+/**
+ * Describes the three bounds on calls/s when every grant takes latencyMs: the calls in flight and
+ * the PubNub pool, each divided by the latency, and one core divided by the CPU time per call.
+ */
+function throughputBounds(latencyMs: number, env: Readonly<Record<string, string>>, cpuSecondsPerCall: number): string {
+  const pool = Number(env.PUBNUB_CONNECTIONS ?? DEFAULT_PUBNUB_CONNECTIONS);
+  const perSecond = (value: number) => Math.round(value).toLocaleString("en-US");
+  return (
+    `calls/s bounds: ${perSecond((IN_FLIGHT * 1000) / latencyMs)} by calls in flight, ` +
+    `${perSecond((pool * 1000) / latencyMs)} by the PubNub pool, ${perSecond(1 / cpuSecondsPerCall)} by one core of service CPU`
+  );
 }
 
 async function runAlternativeScenario(scenario: AlternativeScenario, emulator: EmulatorProcess, settings: RunSettings): Promise<ScenarioResult> {
