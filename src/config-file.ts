@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { parse, YAMLParseError } from "yaml";
+import { parseDocument as parseYaml } from "yaml";
 
 /** Environment variables, as in process.env. */
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -58,10 +58,12 @@ export class SettingSource {
     }
   }
 
-  /** The raw value, or undefined when unset or blank. */
+  /**
+   * The raw value, or undefined when unset or blank. A blank environment variable counts as unset,
+   * so it never hides the file's value.
+   */
   get(setting: string): string | undefined {
-    const value = this.env[setting] ?? this.fileValues.get(setting);
-    return value === undefined || value.trim() === "" ? undefined : value;
+    return nonBlank(this.env[setting]) ?? nonBlank(this.fileValues.get(setting));
   }
 
   /** The raw value even when blank, for settings where blank differs from unset. */
@@ -71,7 +73,7 @@ export class SettingSource {
 
   /** How messages name a setting: its environment name, or its key and the file it came from. */
   label(setting: string): string {
-    if (this.env[setting] === undefined && this.fileValues.has(setting)) {
+    if (nonBlank(this.env[setting]) === undefined && this.fileValues.has(setting)) {
       return `${fileKey(setting)} in ${this.file}`;
     }
     return setting;
@@ -103,15 +105,21 @@ export function readText(setting: string, path: string, label: string = setting)
 }
 
 function parseDocument(file: string, text: string): Record<string, unknown> {
+  // "silent": the parser would print warnings, which quote the file, to stderr. Warnings such as
+  // an unknown tag are errors here instead.
+  const parsed = parseYaml(text, { uniqueKeys: true, logLevel: "silent", prettyErrors: true });
+  const problem = parsed.errors[0] ?? parsed.warnings[0];
+  if (problem !== undefined) {
+    // Only the position and the parser's code: its message quotes the file.
+    const position = problem.linePos?.[0];
+    const where = position === undefined ? "" : ` at line ${position.line}, column ${position.col}`;
+    throw new ConfigError("CONFIG_FILE", `${file} is not valid YAML or JSON${where} (${problem.code}). Check its syntax.`);
+  }
   let document: unknown;
   try {
-    document = parse(text, { uniqueKeys: true });
-  } catch (error) {
-    // Only the position and the parser's code: its message quotes the file.
-    const position = error instanceof YAMLParseError ? error.linePos?.[0] : undefined;
-    const where = position === undefined ? "" : ` at line ${position.line}, column ${position.col}`;
-    const code = error instanceof YAMLParseError ? ` (${error.code})` : "";
-    throw new ConfigError("CONFIG_FILE", `${file} is not valid YAML or JSON${where}${code}. Check its syntax.`);
+    document = parsed.toJS({ maxAliasCount: 100 });
+  } catch {
+    throw new ConfigError("CONFIG_FILE", `${file} uses too many YAML aliases. Write the values out.`);
   }
   if (document === null || document === undefined) {
     return {};
@@ -145,4 +153,8 @@ function scalarText(file: string, key: string, value: unknown): string {
   }
   const problem = value === null ? "has no value" : "is not a single value";
   throw new ConfigError("CONFIG_FILE", `${file}: ${key} ${problem}. Give it a string, number or true/false, or remove it.`);
+}
+
+function nonBlank(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === "" ? undefined : value;
 }

@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import { createSecureContext } from "node:tls";
 import { parseCallers, type CallerRegistry } from "./auth/callers.js";
 import { ConfigError, type Config } from "./config.js";
@@ -28,7 +29,28 @@ export function readTls(config: Config): TlsFiles | undefined {
       `and TLS_KEY_FILE are not a PEM certificate chain and its matching private key, or TLS_CLIENT_CA_FILE is not PEM (${code}). Check the files.`,
     );
   }
+  if (clientCa !== undefined) {
+    checkCertificates(clientCa);
+  }
   return { cert, key, clientCa };
+}
+
+/**
+ * Checks that the client CA file holds certificates. Node.js accepts a file with none, and then
+ * every client certificate fails verification.
+ */
+function checkCertificates(pem: Buffer): void {
+  const blocks = pem.toString("latin1").match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) {
+    throw new ConfigError("TLS_CLIENT_CA_FILE", "holds no PEM certificate. Give it the certificate of the CA that signs client certificates.");
+  }
+  for (const block of blocks) {
+    try {
+      new X509Certificate(block);
+    } catch {
+      throw new ConfigError("TLS_CLIENT_CA_FILE", "holds a certificate that cannot be parsed. Check the file.");
+    }
+  }
 }
 
 /** Reads and checks the callers file, or returns undefined when none is configured. */

@@ -228,11 +228,12 @@ function readSecret(source: SettingSource, variable: string): string | undefined
 }
 
 /**
- * Refuses a deployment where anyone who reaches the port could mint tokens: real credentials, no
+ * Rejects a deployment where anyone who reaches the port could mint tokens: real credentials, no
  * callers configured, and an address other than loopback, unless explicitly allowed. Development
- * mode is exempt, because its tokens work nowhere else.
+ * mode is exempt, because its tokens work nowhere else. A reload checks the new settings against
+ * the address the listener was bound to at start-up, since only a restart moves it.
  */
-function checkCallerAuthentication(credentials: CredentialSource, host: string, callersFile: string | undefined, allowed: boolean): void {
+export function checkCallerAuthentication(credentials: CredentialSource, host: string, callersFile: string | undefined, allowed: boolean): void {
   if (credentials.kind === "development" || callersFile !== undefined || allowed || isLoopback(host)) {
     return;
   }

@@ -1,7 +1,7 @@
 import cluster from "node:cluster";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Counter } from "prom-client";
-import { ConfigError, loadConfig, type Config } from "./config.js";
+import { checkCallerAuthentication, ConfigError, loadConfig, type Config } from "./config.js";
 import { readCallers, readTls } from "./config-inputs.js";
 import {
   decodeMasterCredentials,
@@ -167,6 +167,7 @@ function startReloading(context: ReloadContext): FileWatcher {
  */
 async function applyReload(context: ReloadContext, current: Config, reason: string): Promise<Config> {
   const next = loadConfig(process.env);
+  checkCallerAuthentication(next.credentials, context.config.host, next.callersFile, next.allowUnauthenticatedCallers);
   if (next.credentials.kind !== current.credentials.kind) {
     throw new ConfigError(
       "RED5_MASTER_KEY",

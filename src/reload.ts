@@ -8,6 +8,7 @@ import { fileKey } from "./config-file.js";
 const RELOADED_FIELDS: ReadonlySet<keyof Config> = new Set<keyof Config>([
   "credentials",
   "callersFile",
+  "allowUnauthenticatedCallers",
   "logLevel",
   "configWatchIntervalMs",
   "watchedFiles",

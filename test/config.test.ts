@@ -296,6 +296,7 @@ describe("loadConfig with a configuration file", () => {
     ["a nested value", "port:\n  value: 1\n", (file) => `CONFIG_FILE ${file}: port is not a single value. Give it a string, number or true/false, or remove it.`],
     ["a list", "- port\n", (file) => `CONFIG_FILE ${file} must hold a mapping of setting names to values, such as "port: 8080".`],
     ["a repeated key", "port: 1\nport: 2\n", (file) => `CONFIG_FILE ${file} is not valid YAML or JSON at line 2, column 1 (DUPLICATE_KEY). Check its syntax.`],
+    ["an unknown tag", "port: !vault canary-tagged-value\n", (file) => `CONFIG_FILE ${file} is not valid YAML or JSON at line 1, column 7 (TAG_RESOLVE_FAILED). Check its syntax.`],
     ["broken syntax", "port: [1\nhost: x\n", (file) => `CONFIG_FILE ${file} is not valid YAML or JSON at line 2, column 1 (BAD_INDENT). Check its syntax.`],
   ];
 
@@ -307,6 +308,17 @@ describe("loadConfig with a configuration file", () => {
     expect(error.setting).toBe("CONFIG_FILE");
     expect(error.message).toBe(message(files["config.yaml"] ?? ""));
     expect(error.message).not.toContain("c2VjcmV0");
+    expect(error.message).not.toContain("canary-tagged-value");
+  });
+
+  it("lets no blank variable hide the file's value", () => {
+    const secrets = writeFiles({ key: masterKey, secret: masterSecret });
+    const files = writeFiles({ "config.yaml": `port: 7000\nred5MasterKeyFile: ${secrets.key}\nred5MasterSecretFile: ${secrets.secret}\n` });
+
+    const config = loadConfig({ CONFIG_FILE: files["config.yaml"], PORT: "", RED5_MASTER_KEY_FILE: " ", RED5_MASTER_SECRET_FILE: "" });
+
+    expect(config.port).toBe(7000);
+    expect(config.credentials).toEqual({ kind: "configured", masterKey, masterSecret });
   });
 
   it("names a configuration file that cannot be read", () => {

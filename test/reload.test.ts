@@ -310,3 +310,40 @@ describe("reload of TLS files", () => {
     expect(await presentedCertificate(service.url)).toBe(fingerprintOf(pki.otherCa.cert));
   });
 });
+
+describe("reload of caller authentication", () => {
+  let emulator: PubNubEmulator;
+  let service: ServiceProcess;
+  let dir: string;
+
+  beforeAll(async () => {
+    emulator = await startTestEmulator();
+    dir = mkdtempSync(join(tmpdir(), "red5-auth-reload-"));
+    writeFileSync(join(dir, "master-key"), TEST_MASTER_KEY);
+    writeFileSync(join(dir, "master-secret"), TEST_MASTER_SECRET);
+    writeFileSync(join(dir, "callers.json"), callersFile(generateApiKey()));
+    const env = serviceEnv(dir, emulator, 0);
+    // Listens on every interface, so that the service requires callers; the test calls 127.0.0.1 only.
+    writeFileSync(join(dir, "config.yaml"), `${readFileSync(join(dir, "config.yaml"), "utf8")}host: 0.0.0.0\n`);
+    service = await startService("node", ["--import", "tsx", "src/main.ts"], env);
+  }, 60_000);
+
+  afterAll(async () => {
+    await service?.stop();
+    await emulator?.close();
+  });
+
+  it("rejects dropping callers while the listener is not on loopback", async () => {
+    const before = service.records().length;
+    const config = join(dir, "config.yaml");
+    replaceFile(config, readFileSync(config, "utf8").replace(/^callersFile: .*\n/m, "").replace("host: 0.0.0.0", "host: 127.0.0.1"));
+    service.child.kill("SIGHUP");
+    const record = await nextRecord(service, "configuration reload rejected; the previous configuration stays in force", before);
+
+    const url = service.url.replace("0.0.0.0", "127.0.0.1");
+    const anonymous = await new TokenServiceClient({ baseUrl: url }).getChatToken("user-1", "room-1", true, false).catch((error: unknown) => error);
+
+    expect(String(record.problem)).toMatch(/^CALLERS_FILE is not set and HOST 0\.0\.0\.0 is not a loopback address/);
+    expect((anonymous as TokenServiceError).code).toBe(Code.Unauthenticated);
+  });
+});

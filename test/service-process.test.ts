@@ -8,6 +8,7 @@ import { BadRequestSchema } from "../gen/ts/google/rpc/error_details_pb.js";
 import { generateApiKey } from "../src/auth/api-keys.js";
 import { startPubNubEmulator, type PubNubEmulator } from "../src/emulator/pubnub-emulator.js";
 import { TEST_CREDENTIALS, TEST_MASTER_KEY, TEST_MASTER_SECRET } from "./support/harness.js";
+import { createTestPki } from "./support/pki.js";
 import { run, startService, type ServiceProcess } from "./support/process.js";
 import { parseWithSdk, readWrite } from "./support/pubnub-sdk.js";
 
@@ -246,6 +247,18 @@ describe("start-up with invalid settings", () => {
     { name: "certificate that is not PEM", settings: { TLS_CERT_FILE: "package.json", TLS_KEY_FILE: "package.json" }, message: "TLS_CERT_FILE and TLS_KEY_FILE are not a PEM certificate chain and its matching private key" },
     { name: "unreadable certificate", settings: { TLS_CERT_FILE: "/nonexistent/cert.pem", TLS_KEY_FILE: "/nonexistent/key.pem" }, message: "TLS_CERT_FILE names a file that cannot be read (ENOENT)" },
   ];
+
+  it("exits 2 for a client CA file without a certificate", async () => {
+    const pki = createTestPki();
+    const settings = { TLS_CERT_FILE: pki.server.certFile, TLS_KEY_FILE: pki.server.keyFile, TLS_CLIENT_CA_FILE: pki.ca.keyFile };
+
+    const result = await run("node", ["--import", "tsx", "src/main.ts"], { env: serviceEnv(settings) });
+    pki.remove();
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("invalid configuration: TLS_CLIENT_CA_FILE holds no PEM certificate.");
+    expect(result.stderr).not.toContain("PRIVATE KEY");
+  });
 
   it.each(cases)("exits 2 for $name", async ({ settings, message }) => {
     const result = await run("node", ["--import", "tsx", "src/main.ts"], { env: serviceEnv(settings) });
