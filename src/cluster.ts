@@ -5,8 +5,18 @@ import { startAdminServer, type AdminServer } from "./server/admin.js";
 import { HealthStatus, ServingStatus } from "./server/health.js";
 import type { Logger } from "./server/logger.js";
 
-/** Time before a worker that exited unexpectedly is replaced, so that a crash loop does not spin. */
+/** First wait before a worker that exited unexpectedly is replaced; it doubles while workers keep failing to start. */
 const RESTART_DELAY_MS = 1000;
+const MAX_RESTART_DELAY_MS = 30_000;
+
+/** A worker that exited before it listened, while the primary was starting. */
+export class WorkerStartError extends Error {
+  override readonly name = "WorkerStartError";
+
+  constructor(readonly exitCode: number | null) {
+    super(`a worker exited with ${exitCode} before listening; its error is above`);
+  }
+}
 
 /** A primary process and its workers. */
 export interface Primary {
@@ -18,21 +28,44 @@ export interface Primary {
  * Starts the primary process of worker-per-core mode. It forks config.workers workers, each a whole
  * token server on the shared port, and hands out connections to them round-robin. It serves the
  * admin port with metrics summed over the workers and forwards SIGHUP to them. On SIGTERM or
- * SIGINT it stops them and exits once every worker has drained.
+ * SIGINT it stops them and exits once every worker has drained. Readiness reports NOT_SERVING
+ * while no worker listens.
  */
 export async function startPrimary(config: Config, logger: Logger): Promise<Primary> {
   const health = new HealthStatus();
   health.set("", ServingStatus.NOT_SERVING);
-  let stopping = false;
-
   const port = await forkWorkers(config.workers, logger);
+  const listening = new Set<number>(Object.values(cluster.workers ?? {}).flatMap((worker) => (worker === undefined ? [] : [worker.id])));
   health.set("", ServingStatus.SERVING);
+
+  let stopping = false;
+  let restartDelayMs = RESTART_DELAY_MS;
+  let forkEnv: NodeJS.ProcessEnv | undefined;
+  cluster.on("listening", (worker) => {
+    listening.add(worker.id);
+    restartDelayMs = RESTART_DELAY_MS;
+    if (!stopping) {
+      health.set("", ServingStatus.SERVING);
+    }
+  });
   cluster.on("exit", (worker, code, signal) => {
+    const listened = listening.delete(worker.id);
     if (stopping) {
       return;
     }
-    logger.error({ worker: worker.id, code, signal }, "worker exited unexpectedly; starting a replacement");
-    setTimeout(() => cluster.fork(), RESTART_DELAY_MS);
+    if (listening.size === 0) {
+      health.set("", ServingStatus.NOT_SERVING);
+    }
+    logger.error({ worker: worker.id, code, signal, restartInMs: restartDelayMs }, "worker exited unexpectedly; starting a replacement");
+    const delay = restartDelayMs;
+    // A worker that never listened, such as one that reads a broken file, is retried ever more slowly.
+    restartDelayMs = listened ? RESTART_DELAY_MS : Math.min(restartDelayMs * 2, MAX_RESTART_DELAY_MS);
+    setTimeout(() => {
+      if (!stopping) {
+        forkEnv = replacementEnv(config, port, listening.size) ?? forkEnv;
+        cluster.fork(forkEnv);
+      }
+    }, delay);
   });
 
   const aggregator = new AggregatorRegistry();
@@ -64,6 +97,16 @@ export async function startPrimary(config: Config, logger: Logger): Promise<Prim
   return { url: `${scheme}://${host}:${port}`, admin };
 }
 
+/**
+ * Settings for a replacement worker. With PORT 0, a worker that listens joins the port the others
+ * share, because the primary keys shared ports by the address and port as requested. Once no
+ * worker listens, the primary has closed that port, so this replacement and every later one
+ * request the same port number.
+ */
+function replacementEnv(config: Config, port: number, listening: number): NodeJS.ProcessEnv | undefined {
+  return config.port === 0 && listening === 0 ? { PORT: String(port) } : undefined;
+}
+
 /** Marks this process as a worker whose metrics the primary collects. */
 export function serveWorkerMetrics(registry: Registry): void {
   // Constructing an aggregator in a worker registers the handler for the primary's metric requests.
@@ -71,18 +114,36 @@ export function serveWorkerMetrics(registry: Registry): void {
   AggregatorRegistry.setRegistries([registry]);
 }
 
-/** Forks the workers and resolves with the port they listen on, once every one of them does. */
+/**
+ * Forks the workers and resolves with the port they listen on, once every one of them does. When
+ * one exits first, ends the others and rejects with WorkerStartError.
+ */
 async function forkWorkers(count: number, logger: Logger): Promise<number> {
   const listening = Array.from({ length: count }, () => {
     const worker = cluster.fork();
     return new Promise<number>((resolve, reject) => {
       worker.once("listening", (address) => resolve(address.port));
-      worker.once("exit", (code) => reject(new Error(`worker ${worker.id} exited with ${code} before listening`)));
+      worker.once("exit", (code) => reject(new WorkerStartError(code)));
     });
   });
-  const ports = await Promise.all(listening);
-  logger.debug({ workers: count }, "workers listening");
-  return ports[0] ?? 0;
+  try {
+    const ports = await Promise.all(listening);
+    logger.debug({ workers: count }, "workers listening");
+    return ports[0] ?? 0;
+  } catch (error) {
+    // The other workers are still starting; they would write to a closed channel once this process exits.
+    await Promise.all(
+      Object.values(cluster.workers ?? {}).map((worker) => {
+        if (worker === undefined || worker.isDead()) {
+          return undefined;
+        }
+        const exited = new Promise((resolve) => worker.once("exit", resolve));
+        worker.process.kill("SIGKILL");
+        return exited;
+      }),
+    );
+    throw error;
+  }
 }
 
 /** Sends SIGTERM to every worker and resolves once all have exited, with whether each exited 0. */

@@ -13,7 +13,7 @@ import { startPubNubEmulator } from "./emulator/pubnub-emulator.js";
 import { createAuditLog } from "./auth/audit.js";
 import { createReloadQueue, fingerprintFiles, settingsNeedingRestart, watchFiles, type FileWatcher } from "./reload.js";
 import { createLogger, type Logger } from "./server/logger.js";
-import { startPrimary, serveWorkerMetrics } from "./cluster.js";
+import { serveWorkerMetrics, startPrimary, WorkerStartError } from "./cluster.js";
 import { startAdminServer, type AdminServer } from "./server/admin.js";
 import { startTokenServer, type TokenServer } from "./server/token-server.js";
 
@@ -28,15 +28,41 @@ interface Upstream {
 }
 
 async function main(): Promise<void> {
+  const startup = holdSignals();
   const config = loadConfig(process.env);
   const fingerprint = fingerprintFiles(config.watchedFiles);
   const logger = createLogger(config.logLevel);
   if (config.workers > 1 && cluster.isPrimary) {
     const primary = await startPrimary(config, logger);
     logger.info({ url: primary.url, adminUrl: primary.admin.url, mode: config.credentials.kind, tls: config.tls !== undefined, workers: config.workers }, "server started");
-    return;
+  } else {
+    await serve(config, fingerprint, cluster.isWorker ? logger.child({ worker: cluster.worker?.id }) : logger);
   }
-  await serve(config, fingerprint, cluster.isWorker ? logger.child({ worker: cluster.worker?.id }) : logger);
+  startup.release();
+}
+
+/**
+ * Holds SIGTERM, SIGINT and SIGHUP while the service starts, when Node.js would otherwise end the
+ * process at once. release() stops holding them, and sends a held SIGTERM or SIGINT again to the
+ * handlers installed by then; a held SIGHUP needs no reload, since start-up read the files.
+ */
+function holdSignals(): { release(): void } {
+  let held: NodeJS.Signals | undefined;
+  const hold = (signal: NodeJS.Signals) => {
+    if (signal !== "SIGHUP") {
+      held = signal;
+    }
+  };
+  const signals: NodeJS.Signals[] = ["SIGTERM", "SIGINT", "SIGHUP"];
+  signals.forEach((signal) => process.on(signal, hold));
+  return {
+    release: () => {
+      signals.forEach((signal) => process.off(signal, hold));
+      if (held !== undefined) {
+        process.kill(process.pid, held);
+      }
+    },
+  };
 }
 
 /** Runs one token server in this process: alone, or as one worker of several. */
@@ -251,9 +277,14 @@ main().catch((error: unknown) => {
     process.stderr.write(`red5-token-service: invalid configuration: ${error.message}\n`);
     process.exit(EXIT_CONFIG);
   }
-  const code = (error as NodeJS.ErrnoException).code;
+  if (error instanceof WorkerStartError) {
+    // The worker has written its own message; a configuration error there is one here too.
+    process.exit(error.exitCode === EXIT_CONFIG ? EXIT_CONFIG : 1);
+  }
+  const { code, address, port } = error as NodeJS.ErrnoException & { address?: string; port?: number };
   if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL") {
-    process.stderr.write(`red5-token-service: cannot listen (${code}); set PORT and ADMIN_PORT to free ports, and HOST and ADMIN_HOST to local addresses\n`);
+    const where = address === undefined ? "" : ` on ${address}:${port ?? ""}`;
+    process.stderr.write(`red5-token-service: cannot listen${where} (${code}); set PORT and ADMIN_PORT to free ports, and HOST and ADMIN_HOST to local addresses\n`);
     process.exit(EXIT_CONFIG);
   }
   process.stderr.write(`red5-token-service: failed to start: ${String(error instanceof Error ? error.stack : error)}\n`);

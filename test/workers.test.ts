@@ -1,8 +1,12 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TokenServiceClient } from "../src/client/index.js";
 import type { PubNubEmulator } from "../src/emulator/pubnub-emulator.js";
 import { startTestEmulator, TEST_MASTER_KEY, TEST_MASTER_SECRET } from "./support/harness.js";
-import { startService, type ServiceProcess } from "./support/process.js";
+import { run, startService, type ServiceProcess } from "./support/process.js";
 
 /** Waits until the process has written `count` records with this message after the first `after`. */
 async function records(service: ServiceProcess, message: string, count: number, after = 0): Promise<Record<string, unknown>[]> {
@@ -102,5 +106,74 @@ describe("worker-per-core mode", () => {
 
     expect(code).toBe(0);
     expect(await records(service, "server stopped", 3, before)).toHaveLength(3);
+  });
+});
+
+describe("worker-per-core mode with broken files", () => {
+  let emulator: PubNubEmulator;
+  let service: ServiceProcess;
+  let dir: string;
+
+  beforeAll(async () => {
+    emulator = await startTestEmulator();
+    dir = mkdtempSync(join(tmpdir(), "red5-workers-"));
+    writeFileSync(join(dir, "master-key"), TEST_MASTER_KEY);
+    writeFileSync(join(dir, "master-secret"), TEST_MASTER_SECRET);
+    service = await startService("node", ["--import", "tsx", "src/main.ts"], {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      RED5_MASTER_KEY_FILE: join(dir, "master-key"),
+      RED5_MASTER_SECRET_FILE: join(dir, "master-secret"),
+      PUBNUB_ORIGIN: emulator.origin,
+      PORT: "0",
+      ADMIN_PORT: "0",
+      WORKERS: "2",
+      CONFIG_WATCH_INTERVAL_MS: "0",
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await service?.stop();
+    await emulator?.close();
+  });
+
+  it("reports not ready while no worker can start, and recovers", async () => {
+    const workers = await records(service, "worker started", 2);
+    writeFileSync(join(dir, "master-secret"), "bm90LWEtbWFzdGVyLXNlY3JldA==");
+    for (const worker of workers) {
+      process.kill(Number(worker.pid), "SIGKILL");
+    }
+    let status = 200;
+    for (let polls = 0; polls < 300 && status === 200; polls++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      status = (await fetch(`${service.adminUrl}/readyz`)).status;
+    }
+
+    const before = service.records().length;
+    writeFileSync(join(dir, "master-secret"), TEST_MASTER_SECRET);
+    await records(service, "worker started", 1, before);
+    const token = await new TokenServiceClient({ baseUrl: service.url }).getChatToken("user-1", "room-1", true, false);
+
+    expect(status).toBe(503);
+    expect((await fetch(`${service.adminUrl}/readyz`)).status).toBe(200);
+    expect(token.length).toBeGreaterThan(20);
+    expect(service.stdout()).not.toContain("bm90LWEtbWFzdGVyLXNlY3JldA==");
+  });
+});
+
+describe("worker-per-core mode on a port in use", () => {
+  it("exits 2 and names the address", async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    const { port } = blocker.address() as net.AddressInfo;
+
+    const result = await run("node", ["--import", "tsx", "src/main.ts"], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, RED5_MASTER_KEY: TEST_MASTER_KEY, RED5_MASTER_SECRET: TEST_MASTER_SECRET, PORT: String(port), ADMIN_PORT: "0", WORKERS: "2" },
+    });
+    blocker.close();
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`cannot listen on 127.0.0.1:${port} (EADDRINUSE)`);
+    expect(result.stderr).not.toContain("    at ");
   });
 });

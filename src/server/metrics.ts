@@ -42,6 +42,7 @@ export function createMetrics(): ServiceMetrics {
     upstreamRetries: new Counter({ name: "token_service_pubnub_grant_retries_total", help: "PubNub grant retries.", registers }),
     upstreamFailures: new Counter({ name: "token_service_pubnub_grant_failures_total", help: "Failed PubNub grants by cause.", labelNames: ["cause"], registers }),
     rateLimited: new Counter({ name: "token_service_rate_limited_total", help: "Calls rejected by a caller's rate limit.", labelNames: ["caller"], registers }),
-    circuitOpen: new Gauge({ name: "token_service_pubnub_circuit_open", help: "1 while the PubNub circuit breaker is open.", registers }),
+    // "max": summed over cluster workers, the gauge would count workers rather than read 1.
+    circuitOpen: new Gauge({ name: "token_service_pubnub_circuit_open", help: "1 while the PubNub circuit breaker is open.", registers, aggregator: "max" }),
   };
 }
