@@ -172,3 +172,25 @@ describe("Node example", () => {
     expect(parseWithSdk(tokens.chatToken).authorized_uuid).toBe("user-1");
   });
 });
+
+describe("TokenServiceClient against connections closed for age", () => {
+  it("loses no call when the server sends GOAWAY", async () => {
+    const aged = await startHarness({ maxConnectionAgeMs: 1000 });
+    const client = new TokenServiceClient({ baseUrl: aged.server.url });
+    const failures: string[] = [];
+    let calls = 0;
+    const stopAt = Date.now() + 4000;
+    const worker = async () => {
+      while (Date.now() < stopAt) {
+        calls++;
+        await client.getChatToken("user-1", "room-1", true, false).catch((error: unknown) => failures.push(String(error)));
+      }
+    };
+
+    await Promise.all(Array.from({ length: 8 }, () => worker()));
+    await aged.close();
+
+    expect(failures).toEqual([]);
+    expect(calls).toBeGreaterThan(100);
+  });
+});

@@ -125,21 +125,39 @@ export class TokenServiceClient {
 
   /** Issues a conference token and returns it with its times, role and chat grants. */
   async issueConferenceToken(request: MessageInitShape<typeof IssueConferenceTokenRequestSchema>): Promise<IssueConferenceTokenResponse> {
-    try {
-      return await this.client.issueConferenceToken(request, this.callOptions);
-    } catch (error) {
-      throw TokenServiceError.from(error);
-    }
+    return this.call(() => this.client.issueConferenceToken(request, this.callOptions));
   }
 
   /** Issues a chat token and returns it with its times and grants. */
   async issueChatToken(request: MessageInitShape<typeof IssueChatTokenRequestSchema>): Promise<IssueChatTokenResponse> {
+    return this.call(() => this.client.issueChatToken(request, this.callOptions));
+  }
+
+  /**
+   * Makes a call, and makes it once more when the server refused its stream: a server that closes
+   * an old connection with GOAWAY refuses the streams that crossed it, and never processed them,
+   * so the retry cannot mint twice. grpc-js and grpc-go retry such streams the same way.
+   */
+  private async call<T>(send: () => Promise<T>): Promise<T> {
     try {
-      return await this.client.issueChatToken(request, this.callOptions);
+      return await send();
+    } catch (first) {
+      if (!isRefusedStream(first)) {
+        throw TokenServiceError.from(first);
+      }
+    }
+    try {
+      return await send();
     } catch (error) {
       throw TokenServiceError.from(error);
     }
   }
+}
+
+/** Tells whether the server refused the call's HTTP/2 stream before reading it (RFC 9113, section 8.7). */
+function isRefusedStream(error: unknown): boolean {
+  // connect-node reports it with varying codes, but always with nghttp2's name for it.
+  return /\bNGHTTP2_REFUSED_STREAM\b/.test(ConnectError.from(error).rawMessage);
 }
 
 /**
