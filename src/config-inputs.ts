@@ -4,6 +4,12 @@ import { parseCallers, type CallerRegistry } from "./auth/callers.js";
 import { ConfigError, type Config } from "./config.js";
 import { readText } from "./config-file.js";
 import { readFileSync } from "node:fs";
+import {
+  decodeMasterCredentials,
+  MASTER_KEY_VARIABLE,
+  MasterCredentialsError,
+  type MasterCredentials,
+} from "./credentials/master-credentials.js";
 
 /** PEM certificate chain, private key and optional client CA, read from the files TLS settings name. */
 export interface TlsFiles {
@@ -80,5 +86,25 @@ function readBinary(setting: string, path: string): Buffer {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? "read error";
     throw new ConfigError(setting, `names a file that cannot be read (${code}): ${path}`);
+  }
+}
+
+/**
+ * Decodes the configured master credentials. An error names the file a value came from, since the
+ * variable it names may be unset.
+ */
+export function decodeCredentials(credentials: Extract<Config["credentials"], { kind: "configured" }>): MasterCredentials {
+  try {
+    return decodeMasterCredentials(credentials.masterKey, credentials.masterSecret);
+  } catch (error) {
+    if (!(error instanceof MasterCredentialsError)) {
+      throw error;
+    }
+    const file = error.variable === MASTER_KEY_VARIABLE ? credentials.masterKeyFile : credentials.masterSecretFile;
+    if (file === undefined) {
+      throw error;
+    }
+    const setting = `${error.variable}_FILE`;
+    throw new ConfigError(setting, `(${file}): ${error.message.slice(error.variable.length + 1)}`, setting);
   }
 }

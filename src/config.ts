@@ -8,7 +8,14 @@ export { ConfigError, type Environment };
 /** Source of the master credentials. */
 export type CredentialSource =
   /** Both master credentials are set, from the environment or files: real credentials, real PubNub. */
-  | { readonly kind: "configured"; readonly masterKey: string; readonly masterSecret: string }
+  | {
+      readonly kind: "configured";
+      readonly masterKey: string;
+      readonly masterSecret: string;
+      /** Files the key and secret were read from, when they came from files, for messages. */
+      readonly masterKeyFile?: string | undefined;
+      readonly masterSecretFile?: string | undefined;
+    }
   /** Neither is set: generated credentials and an in-process PubNub emulator, for local use only. */
   | { readonly kind: "development" };
 
@@ -191,7 +198,9 @@ function readCredentialSource(source: SettingSource): CredentialSource {
   const masterKey = readSecret(source, MASTER_KEY_VARIABLE);
   const masterSecret = readSecret(source, MASTER_SECRET_VARIABLE);
   if (masterKey !== undefined && masterSecret !== undefined) {
-    return { kind: "configured", masterKey, masterSecret };
+    const masterKeyFile = source.get(`${MASTER_KEY_VARIABLE}_FILE`);
+    const masterSecretFile = source.get(`${MASTER_SECRET_VARIABLE}_FILE`);
+    return { kind: "configured", masterKey, masterSecret, ...(masterKeyFile && { masterKeyFile }), ...(masterSecretFile && { masterSecretFile }) };
   }
   if (masterKey === undefined && masterSecret === undefined) {
     return { kind: "development" };

@@ -2,9 +2,8 @@ import cluster from "node:cluster";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Counter } from "prom-client";
 import { checkCallerAuthentication, ConfigError, loadConfig, type Config } from "./config.js";
-import { readCallers, readTls } from "./config-inputs.js";
+import { decodeCredentials, readCallers, readTls } from "./config-inputs.js";
 import {
-  decodeMasterCredentials,
   generateMasterCredentials,
   MasterCredentialsError,
   type MasterCredentials,
@@ -122,7 +121,7 @@ async function serve(config: Config, fingerprint: string, logger: Logger): Promi
 
 async function startUpstream(config: Config): Promise<Upstream> {
   if (config.credentials.kind === "configured") {
-    const credentials = decodeMasterCredentials(config.credentials.masterKey, config.credentials.masterSecret);
+    const credentials = decodeCredentials(config.credentials);
     return { credentials, origin: config.pubnubOrigin, close: async () => undefined };
   }
 
@@ -201,7 +200,7 @@ async function applyReload(context: ReloadContext, current: Config, reason: stri
     );
   }
   const credentials =
-    next.credentials.kind === "configured" ? decodeMasterCredentials(next.credentials.masterKey, next.credentials.masterSecret) : context.upstream.credentials;
+    next.credentials.kind === "configured" ? decodeCredentials(next.credentials) : context.upstream.credentials;
   const restartNeeded = settingsNeedingRestart(context.config, next);
   const callers = readCallers(next);
   const tls = restartNeeded.includes("TLS_CERT_FILE") ? undefined : readTls(next);

@@ -237,7 +237,7 @@ describe("loadConfig with a configuration file", () => {
       host: "0.0.0.0",
       port: 9090,
       callersFile: "/etc/red5/callers.json",
-      credentials: { kind: "configured", masterKey, masterSecret },
+      credentials: { kind: "configured", masterKey, masterSecret, masterKeyFile: files.key, masterSecretFile: files.secret },
       pubnubMaxAttempts: 2,
       pubnubAttemptTimeoutMs: 250,
       http2MaxConcurrentStreams: 100,
@@ -261,7 +261,13 @@ describe("loadConfig with a configuration file", () => {
     const files = writeFiles({ key: masterKey, secret: masterSecret });
     const yaml = writeFiles({ "config.yaml": `red5MasterKeyFile: ${files.key}\nred5MasterSecretFile: ${files.secret}\n` });
 
-    expect(loadConfig({ CONFIG_FILE: yaml["config.yaml"] }).credentials).toEqual({ kind: "configured", masterKey, masterSecret });
+    expect(loadConfig({ CONFIG_FILE: yaml["config.yaml"] }).credentials).toEqual({
+      kind: "configured",
+      masterKey,
+      masterSecret,
+      masterKeyFile: files.key,
+      masterSecretFile: files.secret,
+    });
   });
 
   it("treats an empty file as no settings", () => {
@@ -318,7 +324,7 @@ describe("loadConfig with a configuration file", () => {
     const config = loadConfig({ CONFIG_FILE: files["config.yaml"], PORT: "", RED5_MASTER_KEY_FILE: " ", RED5_MASTER_SECRET_FILE: "" });
 
     expect(config.port).toBe(7000);
-    expect(config.credentials).toEqual({ kind: "configured", masterKey, masterSecret });
+    expect(config.credentials).toEqual({ kind: "configured", masterKey, masterSecret, masterKeyFile: secrets.key, masterSecretFile: secrets.secret });
   });
 
   it("names a configuration file that cannot be read", () => {

@@ -656,7 +656,7 @@ describe("Kubernetes manifests", () => {
 
   it("load through the service's own configuration reader", () => {
     expect(podConfig().configFile).toBe(layout.env.CONFIG_FILE);
-    expect(podConfig().credentials).toEqual({ kind: "configured", masterKey: TEST_MASTER_KEY, masterSecret: TEST_MASTER_SECRET });
+    expect(podConfig().credentials).toMatchObject({ kind: "configured", masterKey: TEST_MASTER_KEY, masterSecret: TEST_MASTER_SECRET });
     expect(decodeMasterCredentials(TEST_MASTER_KEY, TEST_MASTER_SECRET)).toEqual(TEST_CREDENTIALS);
     expect(podConfig().host).toBe("0.0.0.0");
     expect(podConfig().adminHost).not.toMatch(/^(127\.|::1$|localhost$)/);

@@ -165,7 +165,7 @@ describe("reload on SIGHUP", () => {
     const token = await client.getConferenceToken("user-1", "room-1", "subscriber", 30);
 
     expect(record.reason).toBe("SIGHUP");
-    expect(String(record.problem)).toMatch(/^RED5_MASTER_SECRET /);
+    expect(String(record.problem)).toMatch(/^RED5_MASTER_SECRET_FILE \(.*master-secret\): /);
     expect(service.stdout()).not.toContain(broken);
     expect(await secretOf(token)).toBe("new");
     expect(await metric(service, 'token_service_config_reloads_total{outcome="rejected"}')).toBe('token_service_config_reloads_total{outcome="rejected"} 1');
