@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { pino, type DestinationStream, type Logger } from "pino";
+import { createRedactingLogger } from "../server/logger.js";
 import type { ConferenceRole } from "../tokens/conference-token.js";
 import type { ChatPermissions, PolicyRpc } from "./policy.js";
 
@@ -129,13 +130,8 @@ export function createAuditLog(destination?: DestinationStream): AuditLog {
  * redaction can be tested on fields that record() never writes.
  */
 export function createAuditLogger(destination?: DestinationStream): Logger {
-  const options = {
-    level: "info",
-    base: { log: "audit" },
-    timestamp: false,
-    redact: { paths: AUDIT_REDACTED_PATHS, censor: "[redacted]" },
-  };
-  return pino(options, escapeLineSeparators(destination ?? pino.destination({ dest: 1, sync: true })));
+  const options = { level: "info", base: { log: "audit" }, timestamp: false };
+  return createRedactingLogger(options, AUDIT_REDACTED_PATHS, escapeLineSeparators(destination ?? pino.destination({ dest: 1, sync: true })));
 }
 
 /** Copies the fields of an entry, and nothing else, into the shape of a record. */
@@ -161,6 +157,10 @@ function toRecord(entry: AuditEntry): Record<string, unknown> {
 }
 
 function cut(text: string): string {
+  // A string has at least as many UTF-16 code units as code points, so a short one needs no cut.
+  if (text.length <= MAX_AUDITED_STRING_LENGTH) {
+    return text;
+  }
   const codePoints = Array.from(text);
   return codePoints.length > MAX_AUDITED_STRING_LENGTH ? codePoints.slice(0, MAX_AUDITED_STRING_LENGTH).join("") : text;
 }
