@@ -1,8 +1,8 @@
-import { randomUUID } from "node:crypto";
+import { createSecretKey, randomUUID, type KeyObject } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Pool, errors as undiciErrors } from "undici";
+import { Pool, errors as undiciErrors, type Dispatcher } from "undici";
 import type { CircuitBreaker } from "./circuit-breaker.js";
-import { signRequest } from "./signature.js";
+import { encodeQueryValue, signSortedRequest } from "./signature.js";
 
 /** A grant: one authorized user and a set of channels, each with a permission bitmask. */
 export interface GrantRequest {
@@ -132,6 +132,8 @@ export class PubNubGrantClient {
   private readonly attemptTimeoutMs: number;
   private readonly retryBaseDelayMs: number;
   private readonly retryMaxDelayMs: number;
+  private readonly secretKey: KeyObject;
+  private readonly query: GrantQuery;
 
   constructor(private readonly options: GrantClientOptions) {
     this.pool = new Pool(options.origin, {
@@ -146,6 +148,8 @@ export class PubNubGrantClient {
     this.attemptTimeoutMs = options.attemptTimeoutMs ?? 5000;
     this.retryBaseDelayMs = options.retryBaseDelayMs ?? 50;
     this.retryMaxDelayMs = options.retryMaxDelayMs ?? 1000;
+    this.secretKey = createSecretKey(Buffer.from(options.secretKey, "utf8"));
+    this.query = grantQuery(options.serverUuid, options.sdkName);
   }
 
   /**
@@ -237,44 +241,46 @@ export class PubNubGrantClient {
     attempt: number,
   ): Promise<AttemptResult> {
     throwIfCancelled(callerSignal, attempt);
-    const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)));
-    const signal = callerSignal ? AbortSignal.any([callerSignal, timeout]) : timeout;
+    const exchange = new ResponseCollector();
+    // One timer and one listener, both released when the attempt ends. AbortSignal.timeout and
+    // AbortSignal.any would keep every attempt's signals alive until the timeout passed.
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      exchange.abort(new undiciErrors.RequestAbortedError("attempt timed out"));
+    }, Math.max(1, Math.ceil(timeoutMs)));
+    const onCallerAbort = () => exchange.abort(new undiciErrors.RequestAbortedError("call cancelled"));
+    callerSignal?.addEventListener("abort", onCallerAbort);
 
     try {
-      const response = await this.pool.request({
-        method: "POST",
-        path: this.signedPath(body),
-        headers: { "content-type": "application/json" },
-        body,
-        signal,
-      });
-      const text = await readLimited(response.body);
-      return interpretResponse(response.statusCode, text);
+      this.pool.dispatch(
+        { method: "POST", path: this.signedPath(body), headers: { "content-type": "application/json" }, body },
+        exchange,
+      );
+      const response = await exchange.response;
+      return interpretResponse(response.status, response.text);
     } catch (error) {
       throwIfCancelled(callerSignal, attempt);
-      if (timeout.aborted) {
+      if (timedOut) {
         if (boundByDeadline) {
           throw new GrantError("deadline-exceeded", "deadline exceeded while waiting for PubNub", { attempts: attempt });
         }
         return { ok: false, transient: true, reason: `no answer within ${Math.round(timeoutMs)} ms` };
       }
       return { ok: false, transient: true, reason: describeNetworkError(error) };
+    } finally {
+      clearTimeout(timer);
+      callerSignal?.removeEventListener("abort", onCallerAbort);
     }
   }
 
+  /** Builds the path and query of one attempt: a fresh request id and timestamp, and their signature. */
   private signedPath(body: string): string {
-    const query: Record<string, string> = {
-      uuid: this.options.serverUuid,
-      requestid: randomUUID(),
-      pnsdk: this.options.sdkName,
-      timestamp: String(Math.floor(this.now() / 1000)),
-    };
-    query.signature = signRequest(
-      { method: "POST", path: this.path, query, body },
-      this.options.publishKey,
-      this.options.secretKey,
-    );
-    return `${this.path}?${new URLSearchParams(query).toString()}`;
+    const requestId = randomUUID();
+    const timestamp = String(Math.floor(this.now() / 1000));
+    const sortedQuery = `${this.query.signedStart}${requestId}&timestamp=${timestamp}${this.query.signedEnd}`;
+    const signature = signSortedRequest({ method: "POST", path: this.path, sortedQuery, body }, this.options.publishKey, this.secretKey);
+    return `${this.path}?${this.query.sentStart}${requestId}${this.query.sentMiddle}${timestamp}&signature=${signature}`;
   }
 
   /** Full jitter: a random delay up to base * 2^(attempt - 1), capped. */
@@ -282,6 +288,30 @@ export class PubNubGrantClient {
     const ceiling = Math.min(this.retryMaxDelayMs, this.retryBaseDelayMs * 2 ** (attempt - 1));
     return Math.floor(this.random() * ceiling);
   }
+}
+
+/**
+ * The fixed parts of a grant's query, encoded once: the text around the request id and timestamp
+ * as signed (keys sorted, encoded by encodeQueryValue) and as sent (URLSearchParams encoding, in
+ * the order uuid, requestid, pnsdk, timestamp, signature). A request id from randomUUID, a
+ * timestamp of digits and a "v2." base64url signature read the same under both encodings, so
+ * they are inserted as they are.
+ */
+interface GrantQuery {
+  readonly signedStart: string;
+  readonly signedEnd: string;
+  readonly sentStart: string;
+  readonly sentMiddle: string;
+}
+
+function grantQuery(serverUuid: string, sdkName: string): GrantQuery {
+  const sent = (name: string, value: string) => new URLSearchParams({ [name]: value }).toString();
+  return {
+    signedStart: `pnsdk=${encodeQueryValue(sdkName)}&requestid=`,
+    signedEnd: `&uuid=${encodeQueryValue(serverUuid)}`,
+    sentStart: `${sent("uuid", serverUuid)}&requestid=`,
+    sentMiddle: `&${sent("pnsdk", sdkName)}&timestamp=`,
+  };
 }
 
 /** Labels an attempt for metrics: "ok", "http_<status>", or "error" for a network error or timeout. */
@@ -306,17 +336,17 @@ function recordOutcome(breaker: CircuitBreaker, error: unknown): void {
   }
 }
 
-/** Builds the grant body exactly as PubNub's SDK lays it out, unused resource kinds included. */
+/**
+ * Builds the grant body exactly as PubNub's SDK lays it out, unused resource kinds included:
+ * JSON.stringify of {ttl, permissions: {uuid, resources: {channels, groups, uuids, users,
+ * spaces}, patterns: {...}, meta}}, written out around the three values it contains.
+ */
 export function grantBody(request: GrantRequest): string {
-  return JSON.stringify({
-    ttl: request.ttlMinutes,
-    permissions: {
-      uuid: request.authorizedUuid,
-      resources: { channels: request.channels, groups: {}, uuids: {}, users: {}, spaces: {} },
-      patterns: { channels: {}, groups: {}, uuids: {}, users: {}, spaces: {} },
-      meta: {},
-    },
-  });
+  return (
+    `{"ttl":${JSON.stringify(request.ttlMinutes)},"permissions":{"uuid":${JSON.stringify(request.authorizedUuid)},` +
+    `"resources":{"channels":${JSON.stringify(request.channels)},"groups":{},"uuids":{},"users":{},"spaces":{}},` +
+    `"patterns":{"channels":{},"groups":{},"uuids":{},"users":{},"spaces":{}},"meta":{}}}`
+  );
 }
 
 function throwIfCancelled(signal: AbortSignal | undefined, attempt: number): void {
@@ -325,18 +355,74 @@ function throwIfCancelled(signal: AbortSignal | undefined, attempt: number): voi
   }
 }
 
-async function readLimited(body: AsyncIterable<Buffer | Uint8Array> & { destroy(): unknown }): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > MAX_RESPONSE_BYTES) {
-      body.destroy();
-      return "";
-    }
-    chunks.push(Buffer.from(chunk));
+/** Status and body text of one HTTP response. */
+interface HttpResponse {
+  readonly status: number;
+  readonly text: string;
+}
+
+/**
+ * Receives one response from Pool.dispatch, without the stream that Pool.request wraps around
+ * each body. A body over MAX_RESPONSE_BYTES is abandoned, which closes the connection, and read
+ * as empty. abort() ends the exchange at once when it is under way. An exchange still waiting in
+ * the pool's queue ends when the pool starts it, as Pool.request's would.
+ */
+class ResponseCollector implements Dispatcher.DispatchHandler {
+  /** Settles when the response is complete or the exchange fails. */
+  readonly response: Promise<HttpResponse>;
+  private resolve!: (response: HttpResponse) => void;
+  private reject!: (error: Error) => void;
+  private controller: Dispatcher.DispatchController | undefined;
+  private abortReason: Error | undefined;
+  private status = 0;
+  private size = 0;
+  private tooLarge = false;
+  private readonly chunks: Buffer[] = [];
+
+  constructor() {
+    this.response = new Promise<HttpResponse>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
   }
-  return Buffer.concat(chunks).toString("utf8");
+
+  abort(reason: Error): void {
+    this.abortReason ??= reason;
+    this.controller?.abort(reason);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.abortReason !== undefined) {
+      controller.abort(this.abortReason);
+    }
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
+    this.status = statusCode;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.size += chunk.length;
+    if (this.size > MAX_RESPONSE_BYTES) {
+      this.tooLarge = true;
+      controller.abort(new undiciErrors.ResponseExceededMaxSizeError(`response body over ${MAX_RESPONSE_BYTES} bytes`));
+      return;
+    }
+    this.chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    this.resolve({ status: this.status, text: Buffer.concat(this.chunks).toString("utf8") });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.tooLarge) {
+      this.resolve({ status: this.status, text: "" });
+    } else {
+      this.reject(error);
+    }
+  }
 }
 
 interface PubNubResponseBody {

@@ -1,4 +1,4 @@
-import { createHmac } from "node:crypto";
+import { createHmac, type KeyObject } from "node:crypto";
 
 /** Query parameters of a PubNub REST request, before the signature is added. */
 export type QueryParams = Readonly<Record<string, string>>;
@@ -39,11 +39,27 @@ export function sortedQueryString(query: QueryParams): string {
  * Computes a PubNub v2 request signature: "v2." followed by the unpadded base64url HMAC-SHA256 of
  * METHOD, publish key, path, sorted query and (for POST and PATCH) body, joined by newlines.
  */
-export function signRequest(parts: SignedRequestParts, publishKey: string, secretKey: string): string {
+export function signRequest(parts: SignedRequestParts, publishKey: string, secretKey: string | KeyObject): string {
+  return signSortedRequest({ ...parts, sortedQuery: sortedQueryString(parts.query) }, publishKey, secretKey);
+}
+
+/** The parts of a request that signature v2 covers, with the query already sorted and encoded. */
+export interface SortedRequestParts {
+  readonly method: string;
+  readonly path: string;
+  /** The query as sortedQueryString returns it. */
+  readonly sortedQuery: string;
+  readonly body?: string;
+}
+
+/**
+ * Computes the signature that signRequest computes, from a query that sortedQueryString has
+ * already laid out. Callers that sign many requests pass the secret key as a KeyObject, imported
+ * once with createSecretKey.
+ */
+export function signSortedRequest(parts: SortedRequestParts, publishKey: string, secretKey: string | KeyObject): string {
   const signsBody = parts.method === "POST" || parts.method === "PATCH";
-  const text =
-    `${parts.method}\n${publishKey}\n${parts.path}\n${sortedQueryString(parts.query)}\n` +
-    (signsBody ? (parts.body ?? "") : "");
+  const text = `${parts.method}\n${publishKey}\n${parts.path}\n${parts.sortedQuery}\n` + (signsBody ? (parts.body ?? "") : "");
   const digest = createHmac("sha256", secretKey).update(text, "utf8").digest("base64url");
   return `v2.${digest}`;
 }
