@@ -16,7 +16,9 @@ fi
 
 status=0
 for commit in $(git rev-list --reverse "$base..HEAD" -- proto third_party buf.yaml); do
-  if ! "$buf" breaking ".git#ref=$commit" --against ".git#ref=$commit~1"; then
+  # buf clones the repository 50 commits deep unless told otherwise; the parent must be in reach.
+  depth=$(($(git rev-list --count "$commit..HEAD") + 2))
+  if ! "$buf" breaking ".git#ref=$commit,depth=$depth" --against ".git#ref=$commit~1,depth=$depth"; then
     echo "check-breaking: commit $(git log --format='%h %s' -1 "$commit") breaks the contract" >&2
     status=1
   fi

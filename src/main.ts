@@ -282,7 +282,7 @@ main().catch((error: unknown) => {
   }
   const { code, address, port } = error as NodeJS.ErrnoException & { address?: string; port?: number };
   if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL") {
-    const where = address === undefined ? "" : ` on ${address}:${port ?? ""}`;
+    const where = address === undefined ? "" : ` on ${address}${port === undefined ? "" : `:${port}`}`;
     process.stderr.write(`red5-token-service: cannot listen${where} (${code}); set PORT and ADMIN_PORT to free ports, and HOST and ADMIN_HOST to local addresses\n`);
     process.exit(EXIT_CONFIG);
   }

@@ -266,7 +266,7 @@ describe("start-up with invalid settings", () => {
     expect(result.code).toBe(2);
     expect(result.stderr).not.toContain("    at ");
     if (message === "") {
-      expect(result.stderr).toContain("cannot listen (EADDRNOTAVAIL)");
+      expect(result.stderr).toMatch(/cannot listen on 192\.0\.2\.1(:8080)? \(EADDRNOTAVAIL\)/);
     } else {
       expect(result.stderr).toContain(`invalid configuration: ${message}`);
     }
