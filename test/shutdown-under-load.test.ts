@@ -8,7 +8,6 @@
  * refused), so the server and the PubNub emulator have no record of it.
  */
 import http from "node:http";
-import net from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import * as grpc from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
@@ -22,7 +21,7 @@ import {
 import type { PubNubEmulator } from "../src/emulator/pubnub-emulator.js";
 import { createGrpcJsClient, OWN_CONNECTION, unary } from "./support/grpc-js-client.js";
 import { connectLoadClient, grpcJsLoadClient, runLoad, type CallOutcome, type LoadClient } from "./support/load.js";
-import type { ServiceProcess } from "./support/process.js";
+import { acceptsConnections, type ServiceProcess } from "./support/process.js";
 import { FrameType, goawayLastStreamId, RawHttp2Client } from "./support/raw-http2.js";
 import { acceptedCalls, addressOf, grantedUserIds, startLoadEmulator, startReplica, unexplainedFailures } from "./support/replica.js";
 
@@ -102,18 +101,6 @@ async function probeUntil(replica: ServiceProcess, stop: () => boolean): Promise
     await new Promise((resolve) => setTimeout(resolve, PROBE_PAUSE_MS));
   }
   return probes;
-}
-
-/** Reports whether a TCP connection to the port on 127.0.0.1 succeeds. */
-function acceptsConnections(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
 }
 
 function closeAll(clients: readonly LoadClient[]): void {

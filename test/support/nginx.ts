@@ -4,6 +4,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { acceptsConnections } from "./process.js";
 
 /** Where Debian's nginx and nginx-light packages install the binary; scripts/install-tools.sh installs it. */
 export const NGINX_BINARY = "/usr/sbin/nginx";
@@ -232,7 +233,7 @@ async function waitForPorts(ports: readonly number[], exited: Promise<number | n
   void exited.then((code) => (exitCode = code));
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (const port of ports) {
-    while (!(await accepts(port))) {
+    while (!(await acceptsConnections(port))) {
       if (exitCode !== undefined) {
         throw new Error(`exited with ${exitCode}`);
       }
@@ -244,13 +245,3 @@ async function waitForPorts(ports: readonly number[], exited: Promise<number | n
   }
 }
 
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
-}

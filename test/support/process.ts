@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import net from "node:net";
 
 /** Repository root, where npm, tsx and buf run. */
 export const REPO_ROOT = new URL("../..", import.meta.url).pathname;
@@ -92,4 +93,16 @@ export async function startService(command: string, args: readonly string[], env
 function parseRecords(output: string): Record<string, unknown>[] {
   const lines = output.split("\n").slice(0, -1);
   return lines.filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** Reports whether a TCP connection to the port on 127.0.0.1 succeeds. */
+export function acceptsConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
 }
