@@ -6,8 +6,8 @@ import { jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BadRequestSchema } from "../gen/ts/google/rpc/error_details_pb.js";
 import { generateApiKey } from "../src/auth/api-keys.js";
-import { startPubNubEmulator, type PubNubEmulator } from "../src/emulator/pubnub-emulator.js";
-import { TEST_CREDENTIALS, TEST_MASTER_KEY, TEST_MASTER_SECRET } from "./support/harness.js";
+import type { PubNubEmulator } from "../src/emulator/pubnub-emulator.js";
+import { startTestEmulator, TEST_CREDENTIALS, TEST_MASTER_KEY, TEST_MASTER_SECRET } from "./support/harness.js";
 import { createTestPki } from "./support/pki.js";
 import { run, startService, type ServiceProcess } from "./support/process.js";
 import { parseWithSdk, readWrite } from "./support/pubnub-sdk.js";
@@ -131,11 +131,7 @@ describe("service with configured credentials", () => {
   let service: ServiceProcess;
 
   beforeAll(async () => {
-    emulator = await startPubNubEmulator({
-      subscribeKey: TEST_CREDENTIALS.pubnubSubscribeKey,
-      publishKey: TEST_CREDENTIALS.pubnubPublishKey,
-      secretKey: TEST_CREDENTIALS.pubnubSecretKey,
-    });
+    emulator = await startTestEmulator();
     service = await startService(
       "node",
       ["--import", "tsx", "src/main.ts"],
@@ -174,11 +170,7 @@ describe("service with a callers file", () => {
     webinar.apiKeys = [{ keyId: apiKey.keyId, hash: apiKey.hash }];
     writeFileSync(callersFile, JSON.stringify(example));
 
-    emulator = await startPubNubEmulator({
-      subscribeKey: TEST_CREDENTIALS.pubnubSubscribeKey,
-      publishKey: TEST_CREDENTIALS.pubnubPublishKey,
-      secretKey: TEST_CREDENTIALS.pubnubSecretKey,
-    });
+    emulator = await startTestEmulator();
     service = await startService(
       "node",
       ["--import", "tsx", "src/main.ts"],
