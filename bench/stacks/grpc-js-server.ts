@@ -6,7 +6,7 @@
  *
  * For measurement only: it maps errors to a gRPC status and message, with the google.rpc.Status
  * detail, but it does not reproduce every behaviour of src/server (deadline defaults, reflection,
- * Watch, request size limits, logs). See bench/stacks/FINDINGS.md.
+ * Watch, request size limits, logs). See "Serving gRPC" in BENCHMARKS.md.
  */
 import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
