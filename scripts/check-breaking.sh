@@ -16,7 +16,7 @@ fi
 
 status=0
 for commit in $(git rev-list --reverse "$base..HEAD" -- proto third_party buf.yaml); do
-  # buf clones the repository 50 commits deep unless told otherwise; the parent must be in reach.
+  # buf clones a git input 50 commits deep by default, so the depth must reach the parent.
   depth=$(($(git rev-list --count "$commit..HEAD") + 2))
   if ! "$buf" breaking ".git#ref=$commit,depth=$depth" --against ".git#ref=$commit~1,depth=$depth"; then
     echo "check-breaking: commit $(git log --format='%h %s' -1 "$commit") breaks the contract" >&2

@@ -59,19 +59,19 @@ export class SettingSource {
   }
 
   /**
-   * The raw value, or undefined when unset or blank. A blank environment variable counts as unset,
-   * so it never hides the file's value.
+   * Returns the raw value, or undefined when unset or blank. A blank environment variable counts
+   * as unset, so it never hides the file's value.
    */
   get(setting: string): string | undefined {
     return nonBlank(this.env[setting]) ?? nonBlank(this.fileValues.get(setting));
   }
 
-  /** The raw value even when blank, for settings where blank differs from unset. */
+  /** Returns the raw value even when blank, for settings where blank differs from unset. */
   getRaw(setting: string): string | undefined {
     return this.env[setting] ?? this.fileValues.get(setting);
   }
 
-  /** How messages name a setting: its environment name, or its key and the file it came from. */
+  /** Returns the name messages use for a setting: its environment name, or its key and file. */
   label(setting: string): string {
     if (nonBlank(this.env[setting]) === undefined && this.fileValues.has(setting)) {
       return `${fileKey(setting)} in ${this.file}`;

@@ -42,8 +42,8 @@ export function readTls(config: Config): TlsFiles | undefined {
 }
 
 /**
- * Checks that the client CA file holds certificates. Node.js accepts a file with none, and then
- * every client certificate fails verification.
+ * Checks that the client CA file contains certificates. Node.js accepts a file with none, and
+ * then every client certificate fails verification.
  */
 function checkCertificates(pem: Buffer): void {
   const blocks = pem.toString("latin1").match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];

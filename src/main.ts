@@ -42,8 +42,8 @@ async function main(): Promise<void> {
 
 /**
  * Holds SIGTERM, SIGINT and SIGHUP while the service starts, when Node.js would otherwise end the
- * process at once. release() stops holding them, and sends a held SIGTERM or SIGINT again to the
- * handlers installed by then; a held SIGHUP needs no reload, since start-up read the files.
+ * process at once. release() stops holding them and sends a held SIGTERM or SIGINT again to the
+ * handlers installed by then. A held SIGHUP is dropped because start-up has just read the files.
  */
 function holdSignals(): { release(): void } {
   let held: NodeJS.Signals | undefined;

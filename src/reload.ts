@@ -37,9 +37,8 @@ function settingOf(field: keyof Config): string {
 }
 
 /**
- * Runs reloads one at a time. A request that arrives while one runs starts one more run after
- * it, so that the last change to the files is always applied; further requests meanwhile merge
- * into that run.
+ * Runs reloads one at a time. A request that arrives during a run starts one more run after it,
+ * so the last change to the files is always applied. Further requests meanwhile merge into that run.
  */
 export function createReloadQueue(run: (reason: string) => Promise<void>): (reason: string) => Promise<void> {
   let running: Promise<void> | undefined;
@@ -72,7 +71,7 @@ export interface FileWatcher {
   stop(): void;
 }
 
-/** What the watcher needs, read again before every check so that a reload can change it. */
+/** Inputs of the watcher, read again before every check so that a reload can change them. */
 export interface WatchTarget {
   /** Files to compare. */
   readonly files: () => readonly string[];

@@ -46,7 +46,7 @@ function callersFile(key: GeneratedApiKey): string {
   });
 }
 
-/** The environment of a service process: no inherited settings, every file under dir. */
+/** Builds the environment of a service process: no inherited settings, every file under dir. */
 function serviceEnv(dir: string, emulator: PubNubEmulator, watchIntervalMs: number): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, CONFIG_FILE: join(dir, "config.yaml") };
   writeFileSync(
@@ -300,7 +300,7 @@ describe("reload of TLS files", () => {
     expect(await presentedCertificate(service.url)).toBe(fingerprintOf(pki.otherCa.cert));
   });
 
-  it("rejects a certificate that does not match its key and keeps the one in force", async () => {
+  it("rejects a mismatched certificate and key", async () => {
     const before = service.records().length;
     replaceFile(join(dir, "cert.pem"), pki.server.cert.toString("utf8"));
     service.child.kill("SIGHUP");

@@ -292,7 +292,7 @@ describe("HTTP/2 GOAWAY at SIGTERM", () => {
     const exitCode = await replica.exited;
 
     expect(client.dataOf(1)).toEqual(healthResponse(ServingStatus.SERVING));
-    // The last stream id tells the client that stream 3 was never processed, so it may send the
+    // The last stream id shows the client that stream 3 was never processed, so it may send the
     // call again elsewhere: grpc-js does so by itself, and nginx with "invalid_header".
     const goaways = client.frames.filter((frame) => frame.type === FrameType.GOAWAY);
     expect(goaways.length).toBeGreaterThan(0);

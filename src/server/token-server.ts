@@ -77,7 +77,7 @@ export interface TokenServerOptions extends ServerSettings {
   readonly auditLog?: AuditLog;
 }
 
-/** What a reload may change without a restart. */
+/** Settings a reload may change without a restart. */
 export interface ServerReload {
   readonly credentials: MasterCredentials;
   /** The new callers; undefined serves every client, as at start-up without callers. */
