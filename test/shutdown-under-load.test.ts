@@ -73,7 +73,10 @@ async function start(settings: Record<string, string>): Promise<ServiceProcess> 
 interface Probe {
   /** HTTP status of GET /readyz, or "refused" once the admin server has closed. */
   readonly readyz: number | "refused";
-  /** Health Check status of the whole server (""), or "refused" once the listener has closed. */
+  /**
+   * Health Check status of the whole server (""), or "refused" once the listener has closed. A
+   * connection the kernel accepted just as the listener closed is reset, and counts as refused.
+   */
   readonly server: string;
   /** Health Check status of red5.token.v1.TokenService, on the same connection. */
   readonly tokenService: string;
@@ -92,7 +95,7 @@ async function probeUntil(replica: ServiceProcess, stop: () => boolean): Promise
     const status = (service: string) =>
       check(create(HealthCheckRequestSchema, { service })).then(
         (response) => ServingStatus[response.status],
-        (error: grpc.ServiceError) => (/ECONNREFUSED/.test(error.details) ? "refused" : `${grpc.status[error.code]}: ${error.details}`),
+        (error: grpc.ServiceError) => (/ECONNREFUSED|ECONNRESET/.test(error.details) ? "refused" : `${grpc.status[error.code]}: ${error.details}`),
       );
     const server = await status("");
     const tokenService = server === "refused" ? "refused" : await status("red5.token.v1.TokenService");
