@@ -1,4 +1,3 @@
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connect";
 import { file_google_rpc_error_details } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { Health } from "../../gen/ts/grpc/health/v1/health_pb.js";
@@ -23,6 +22,7 @@ import { HealthStatus, registerHealth, ServingStatus } from "./health.js";
 import { listen, type ListenerTls } from "./listener.js";
 import type { Logger } from "./logger.js";
 import { registerReflection } from "./reflection.js";
+import { createNodeAdapter } from "./node-adapter.js";
 
 /**
  * JSON request parsing that rejects misspelled fields, unknown enum names and invalid UTF-8
@@ -75,6 +75,11 @@ export interface TokenServerOptions extends ServerSettings {
   readonly callers?: CallerRegistry;
   /** Audit log of every mint attempt. Without it, attempts are not audited. */
   readonly auditLog?: AuditLog;
+  /**
+   * Serves unary gRPC calls without connect-node's streaming pipeline (see createNodeAdapter).
+   * Default: true; the tests turn it off to compare both paths.
+   */
+  readonly unaryGrpcPath?: boolean;
 }
 
 /** Settings a reload may change without a restart. */
@@ -167,8 +172,10 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     callBudgetMs: options.callBudgetMs,
     unaryPathPrefix: `/${TokenService.typeName}/`,
   });
-  const handler = edge.wrap(connectNodeAdapter({
+  const handler = edge.wrap(createNodeAdapter({
     routes,
+    logger: options.logger,
+    unaryGrpcPath: options.unaryGrpcPath,
     interceptors: createInterceptors(options, now, metrics, authentication),
     readMaxBytes: options.maxRequestBytes,
     // The edge caps longer deadlines at this value, so this limit only guards against a header

@@ -1,0 +1,417 @@
+import type http from "node:http";
+import http2 from "node:http2";
+import type { DescService } from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  createConnectRouter,
+  createHandlerContext,
+  createServiceImplSpec,
+  type ConnectRouter,
+  type ConnectRouterOptions,
+  type ContextValues,
+  type MethodImplSpec,
+  type ServiceImpl,
+} from "@connectrpc/connect";
+import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import {
+  compressionNegotiate,
+  createMethodSerializationLookup,
+  encodeEnvelope,
+  envelopeCompress,
+  invokeUnaryImplementation,
+  validateUniversalHandlerOptions,
+  type Compression,
+  type UniversalHandler,
+  type UniversalServerRequest,
+} from "@connectrpc/connect/protocol";
+import { contentTypeProto, parseContentType, parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import type { Logger } from "pino";
+
+type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
+type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
+
+/** Options of createNodeAdapter: those of connect's router, plus what the adapter itself needs. */
+export interface NodeAdapterOptions extends ConnectRouterOptions {
+  routes(router: ConnectRouter): void;
+  contextValues(request: NodeRequest): ContextValues;
+  logger: Logger;
+  /**
+   * Serves unary gRPC calls on the direct path (see createNodeAdapter). Default: true. Off, every
+   * call takes connect-node's own path, which the tests use to compare the two.
+   */
+  unaryGrpcPath?: boolean;
+}
+
+/** A unary method the direct path serves. */
+interface UnaryTarget {
+  readonly spec: MethodImplSpec & { kind: "unary" };
+  readonly handler: UniversalHandler;
+  readonly serialization: ReturnType<typeof createMethodSerializationLookup>;
+}
+
+/** The reason a finished call's context is aborted with, made once rather than per call. */
+const CALL_COMPLETE = new ConnectError("the call is complete", Code.Canceled);
+
+/** Size of the gRPC message envelope's prefix: one flags byte and a 32-bit length. */
+const PREFIX_BYTES = 5;
+
+/**
+ * Creates the Node.js request handler for connect's router, as connectNodeAdapter does, with one
+ * addition: a unary gRPC call in the common shape (binary, one uncompressed request message)
+ * skips connect's streaming pipeline. It runs connect's own steps for a unary gRPC call: the
+ * content type, deadline and compression parsing, the handler context, the interceptors and the
+ * implementation, serialization with the same limits, and the status trailers. It leaves out the
+ * chain of async iterables connect-node builds around them, which costs several times the
+ * call itself (BENCHMARKS.md, "Serving gRPC").
+ *
+ * Any other call, and any unary gRPC request whose body is not exactly one uncompressed message
+ * within readMaxBytes, goes through connect's handler with the bytes read so far, so that every
+ * error is connect's own.
+ */
+export function createNodeAdapter(options: NodeAdapterOptions): (request: NodeRequest, response: NodeResponse) => void {
+  const routerOptions: ConnectRouterOptions = { ...options };
+  routerOptions.acceptCompression ??= defaultCompression;
+  const resolved = validateUniversalHandlerOptions(routerOptions);
+  const router = createConnectRouter(routerOptions);
+  const specs = new Map<string, MethodImplSpec>();
+  options.routes(recordingRouter(router, specs));
+
+  const handlers = new Map<string, UniversalHandler>();
+  const unaryTargets = new Map<string, UnaryTarget>();
+  for (const handler of router.handlers) {
+    handlers.set(handler.requestPath, handler);
+    const spec = specs.get(handler.requestPath);
+    if (options.unaryGrpcPath !== false && spec?.kind === "unary" && handler.protocolNames.includes("grpc")) {
+      const serialization = createMethodSerializationLookup(spec.method, resolved.binaryOptions, resolved.jsonOptions, resolved);
+      unaryTargets.set(handler.requestPath, { spec, handler, serialization });
+    }
+  }
+
+  /** Runs a call through connect's handler, reading the body from `body` or from the request. */
+  const viaConnect = (handler: UniversalHandler, request: NodeRequest, response: NodeResponse, body?: AsyncIterable<Uint8Array>) => {
+    const universal: UniversalServerRequest = universalRequestFromNodeRequest(request, response, undefined, options.contextValues(request));
+    if (body !== undefined) {
+      universal.body = body;
+    }
+    handler(universal)
+      .then((result) => universalResponseToNodeResponse(result, response))
+      .catch((reason: unknown) => {
+        if (ConnectError.from(reason).code !== Code.Aborted) {
+          options.logger.error({ err: reason, procedure: `${handler.service.typeName}/${handler.method.name}` }, "call handler failed");
+        }
+      });
+  };
+
+  return (request, response) => {
+    const path = (request.url ?? "").split("?", 2)[0] ?? "";
+    const target = unaryTargets.get(path);
+    if (target !== undefined && "stream" in request && request.stream !== undefined && request.method === "POST") {
+      const call = acceptUnaryGrpc(request, resolved);
+      if (call !== undefined) {
+        readUnaryBody(request, resolved.readMaxBytes, (message, rest) => {
+          if (message === undefined) {
+            viaConnect(target.handler, request, response, rest);
+          } else {
+            serveUnary(target, call, message, request, response as http2.Http2ServerResponse, rest);
+          }
+        });
+        return;
+      }
+    }
+    const handler = handlers.get(path);
+    if (handler === undefined) {
+      response.writeHead(404);
+      response.end();
+      return;
+    }
+    viaConnect(handler, request, response);
+  };
+
+  /**
+   * Serves a unary gRPC call whose request message has arrived. If the message does not parse,
+   * connect's handler serves the call from the bytes read, so that the error is its own.
+   */
+  function serveUnary(target: UnaryTarget, call: AcceptedCall, bytes: Uint8Array, request: http2.Http2ServerRequest, response: http2.Http2ServerResponse, rest: AsyncIterable<Uint8Array>): void {
+    let input: unknown;
+    try {
+      input = target.serialization.getI(true).parse(bytes);
+    } catch {
+      viaConnect(target.handler, request, response, rest);
+      return;
+    }
+    const requestSignal = streamSignal(request, response);
+    const { spec } = target;
+    const context = createHandlerContext({
+      ...spec,
+      service: spec.method.parent,
+      requestMethod: "POST",
+      protocolName: "grpc",
+      timeoutMs: call.timeoutMs,
+      shutdownSignal: resolved.shutdownSignal,
+      requestSignal,
+      requestHeader: webHeaders(request.headers),
+      url: requestUrl(request),
+      responseHeader: { "content-type": contentTypeProto },
+      responseTrailer: { "grpc-status": "0" },
+      contextValues: options.contextValues(request),
+    });
+    if (call.responseCompression !== null) {
+      context.responseHeader.set("grpc-encoding", call.responseCompression.name);
+    }
+    invokeUnaryImplementation(spec, context, input as never, resolved.interceptors)
+      .then(async (message) => {
+        const data = target.serialization.getO(true).serialize(message);
+        const envelope = await envelopeCompress({ flags: 0, data }, call.responseCompression, resolved.compressMinBytes);
+        return encodeEnvelope(envelope.flags, envelope.data);
+      })
+      .then(
+        (body) => {
+          context.abort(CALL_COMPLETE);
+          writeUnaryResponse(response, context.responseHeader, body, context.responseTrailer);
+        },
+        (error: unknown) => {
+          context.abort(error);
+          const failure = error instanceof ConnectError ? error : new ConnectError("internal error", Code.Internal, undefined, undefined, error);
+          setTrailerStatus(context.responseTrailer, failure);
+          writeUnaryResponse(response, context.responseHeader, undefined, context.responseTrailer);
+        },
+      )
+      .catch((reason: unknown) => {
+        options.logger.error({ err: reason, procedure: `${spec.method.parent.typeName}/${spec.method.name}` }, "call handler failed");
+      });
+  }
+}
+
+/** connect-node's default for acceptCompression. */
+const defaultCompression: Compression[] = [compressionGzip, compressionBrotli];
+
+/** What the request headers of an accepted unary gRPC call settle. */
+interface AcceptedCall {
+  readonly timeoutMs: number | undefined;
+  readonly responseCompression: Compression | null;
+}
+
+/**
+ * Decides from the headers whether the direct path serves a unary gRPC call: a binary gRPC
+ * content type, a valid deadline and an uncompressed request. Anything else goes to connect.
+ */
+function acceptUnaryGrpc(request: http2.Http2ServerRequest, resolved: ReturnType<typeof validateUniversalHandlerOptions>): AcceptedCall | undefined {
+  const headers = request.headers;
+  const type = parseContentType(headers["content-type"] ?? null);
+  if (type === undefined || !type.binary) {
+    return undefined;
+  }
+  const timeout = parseTimeout(headerValue(headers["grpc-timeout"]), resolved.maxTimeoutMs);
+  if (timeout.error !== undefined) {
+    return undefined;
+  }
+  const compression = compressionNegotiate(
+    resolved.acceptCompression,
+    headerValue(headers["grpc-encoding"]),
+    headerValue(headers["grpc-accept-encoding"]),
+    "grpc-accept-encoding",
+  );
+  if (compression.error !== undefined || compression.request !== null) {
+    return undefined;
+  }
+  return { timeoutMs: timeout.timeoutMs, responseCompression: compression.response };
+}
+
+/**
+ * Reads a unary gRPC request body. Calls `done` once with the message bytes when the body is
+ * exactly one uncompressed message of at most readMaxBytes; otherwise with undefined, as soon as
+ * that is certain. In both cases `rest` yields the bytes read so far and then the rest of the body.
+ */
+function readUnaryBody(
+  request: http2.Http2ServerRequest,
+  readMaxBytes: number,
+  done: (message: Uint8Array | undefined, rest: AsyncIterable<Uint8Array>) => void,
+): void {
+  const chunks: Buffer[] = [];
+  let received = 0;
+  let declared = -1;
+  let finished = false;
+
+  const finish = (message: Uint8Array | undefined) => {
+    finished = true;
+    request.off("data", onData);
+    request.off("end", onEnd);
+    if (message === undefined && !request.readableEnded) {
+      request.pause();
+    }
+    done(message, remainingBody(request, chunks));
+  };
+  const onData = (chunk: Buffer) => {
+    if (finished) {
+      return;
+    }
+    chunks.push(chunk);
+    received += chunk.byteLength;
+    if (declared < 0 && received >= PREFIX_BYTES) {
+      const prefix = chunks.length === 1 ? chunk : Buffer.concat(chunks);
+      declared = prefix[0] === 0 ? prefix.readUInt32BE(1) : Number.POSITIVE_INFINITY;
+    }
+    // A larger message, a compressed one (declared is then infinite) or bytes beyond the first
+    // message: connect's handler reports each of them.
+    if (declared > readMaxBytes || (declared >= 0 && received > PREFIX_BYTES + declared)) {
+      finish(undefined);
+    }
+  };
+  const onEnd = () => {
+    if (finished) {
+      return;
+    }
+    const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+    finish(declared >= 0 && received === PREFIX_BYTES + declared ? body.subarray(PREFIX_BYTES) : undefined);
+  };
+  request.on("data", onData);
+  request.on("end", onEnd);
+}
+
+/** Yields the chunks already read, then whatever of the request body is still to come. */
+async function* remainingBody(request: http2.Http2ServerRequest, chunks: readonly Buffer[]): AsyncGenerator<Uint8Array> {
+  yield* chunks;
+  if (!request.readableEnded) {
+    yield* request as AsyncIterable<Buffer>;
+  }
+}
+
+/**
+ * The signal a call's context links to: aborted when the stream closes before the response is
+ * out, with the error connect-node gives the stream's reset code, or with no reason for a code
+ * it does not map.
+ */
+function streamSignal(request: http2.Http2ServerRequest, response: http2.Http2ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  request.once("close", () => {
+    // Only the final write sends headers on this path, so unsent headers mean an unfinished call.
+    if (!response.headersSent) {
+      controller.abort(resetError(request.stream.rstCode));
+    }
+  });
+  return controller.signal;
+}
+
+/** HTTP/2 error code names by value, for the messages of resetError. */
+const H2_CODE_NAMES = new Map<number, string>([
+  [http2.constants.NGHTTP2_PROTOCOL_ERROR, "PROTOCOL_ERROR"],
+  [http2.constants.NGHTTP2_INTERNAL_ERROR, "INTERNAL_ERROR"],
+  [http2.constants.NGHTTP2_FLOW_CONTROL_ERROR, "FLOW_CONTROL_ERROR"],
+  [http2.constants.NGHTTP2_SETTINGS_TIMEOUT, "SETTINGS_TIMEOUT"],
+  [http2.constants.NGHTTP2_FRAME_SIZE_ERROR, "FRAME_SIZE_ERROR"],
+  [http2.constants.NGHTTP2_REFUSED_STREAM, "REFUSED_STREAM"],
+  [http2.constants.NGHTTP2_CANCEL, "CANCEL"],
+  [http2.constants.NGHTTP2_COMPRESSION_ERROR, "COMPRESSION_ERROR"],
+  [http2.constants.NGHTTP2_CONNECT_ERROR, "CONNECT_ERROR"],
+  [http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, "ENHANCE_YOUR_CALM"],
+  [http2.constants.NGHTTP2_INADEQUATE_SECURITY, "INADEQUATE_SECURITY"],
+  [http2.constants.NGHTTP2_HTTP_1_1_REQUIRED, "HTTP_1_1_REQUIRED"],
+]);
+
+/**
+ * Maps an HTTP/2 reset code to a call error as connect-node does: undefined for the codes it
+ * does not map, such as NO_ERROR and STREAM_CLOSED.
+ */
+function resetError(rstCode: number): ConnectError | undefined {
+  const code = RESET_CODES.get(rstCode);
+  if (code === undefined) {
+    return undefined;
+  }
+  return new ConnectError(`http/2 stream closed with error code ${H2_CODE_NAMES.get(rstCode) ?? ""} (0x${rstCode.toString(16)})`, code);
+}
+
+const RESET_CODES = new Map<number, Code>([
+  [http2.constants.NGHTTP2_PROTOCOL_ERROR, Code.Internal],
+  [http2.constants.NGHTTP2_INTERNAL_ERROR, Code.Internal],
+  [http2.constants.NGHTTP2_FLOW_CONTROL_ERROR, Code.Internal],
+  [http2.constants.NGHTTP2_SETTINGS_TIMEOUT, Code.Internal],
+  [http2.constants.NGHTTP2_FRAME_SIZE_ERROR, Code.Internal],
+  [http2.constants.NGHTTP2_COMPRESSION_ERROR, Code.Internal],
+  [http2.constants.NGHTTP2_CONNECT_ERROR, Code.Internal],
+  [http2.constants.NGHTTP2_REFUSED_STREAM, Code.Unavailable],
+  [http2.constants.NGHTTP2_CANCEL, Code.Canceled],
+  [http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, Code.ResourceExhausted],
+  [http2.constants.NGHTTP2_INADEQUATE_SECURITY, Code.PermissionDenied],
+  [http2.constants.NGHTTP2_HTTP_1_1_REQUIRED, Code.PermissionDenied],
+]);
+
+/** Writes a unary gRPC response: headers, the message if any, then the status trailers. */
+function writeUnaryResponse(response: http2.Http2ServerResponse, header: Headers, body: Uint8Array | undefined, trailer: Headers): void {
+  if (response.destroyed || response.writableEnded) {
+    return;
+  }
+  response.writeHead(200, nodeHeaders(header));
+  if (body !== undefined) {
+    response.write(body);
+  }
+  response.addTrailers(nodeHeaders(trailer));
+  response.end();
+}
+
+/** Converts request headers to fetch Headers without HTTP/2 pseudo-headers, as connect-node does. */
+function webHeaders(headers: http2.IncomingHttpHeaders): Headers {
+  const result = new Headers();
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.startsWith(":") || value === undefined) {
+      continue;
+    }
+    if (Array.isArray(value)) {
+      for (const item of value) {
+        result.append(name, item);
+      }
+    } else {
+      result.append(name, String(value));
+    }
+  }
+  return result;
+}
+
+/** Converts fetch Headers to a Node.js header object; a repeated name becomes a list. */
+function nodeHeaders(headers: Headers): http.OutgoingHttpHeaders {
+  const result: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
+  headers.forEach((value, name) => {
+    const existing = result[name];
+    result[name] = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
+  });
+  return result;
+}
+
+/** The call's URL, built as connect-node builds it. */
+function requestUrl(request: http2.Http2ServerRequest): string {
+  const encrypted = "encrypted" in request.socket && request.socket.encrypted === true;
+  return new URL(request.url, `${encrypted ? "https" : "http"}://${request.authority}`).toString();
+}
+
+function headerValue(value: string | string[] | undefined): string | null {
+  if (value === undefined) {
+    return null;
+  }
+  return Array.isArray(value) ? value.join(", ") : value;
+}
+
+/**
+ * A router that records the implementation of each method it registers, by URL path, so that
+ * the direct path can call the same implementation connect's handler calls.
+ */
+function recordingRouter(router: ConnectRouter, specs: Map<string, MethodImplSpec>): ConnectRouter {
+  const recording: ConnectRouter = {
+    get handlers() {
+      return router.handlers;
+    },
+    service(service: DescService, implementation: Partial<ServiceImpl<DescService>>, serviceOptions?: object) {
+      router.service(service, implementation, serviceOptions);
+      if (serviceOptions === undefined) {
+        for (const spec of Object.values(createServiceImplSpec(service, implementation).methods)) {
+          specs.set(`/${service.typeName}/${spec.method.name}`, spec);
+        }
+      }
+      return recording;
+    },
+    rpc(method, implementation, rpcOptions) {
+      router.rpc(method, implementation, rpcOptions);
+      return recording;
+    },
+  } as ConnectRouter;
+  return recording;
+}

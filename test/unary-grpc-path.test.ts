@@ -1,0 +1,242 @@
+import http2 from "node:http2";
+import { gzipSync } from "node:zlib";
+import { create, toBinary, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HealthCheckRequestSchema } from "../gen/ts/grpc/health/v1/health_pb.js";
+import { IssueChatTokenRequestSchema, IssueConferenceTokenRequestSchema, Role } from "../gen/ts/red5/token/v1/token_service_pb.js";
+import { generateApiKey, type GeneratedApiKey } from "../src/auth/api-keys.js";
+import { createAuditLog } from "../src/auth/audit.js";
+import { parseCallers } from "../src/auth/callers.js";
+import { LogCapture, startHarness, type Harness } from "./support/harness.js";
+
+/**
+ * The direct path for unary gRPC calls must behave exactly as connect-node's own path. Two servers
+ * with the same settings, one with the direct path and one without, get the same requests; their
+ * responses (status, headers, body, trailers), call logs, audit records and call counts must match.
+ */
+
+const CHAT = "/red5.token.v1.TokenService/IssueChatToken";
+const CONFERENCE = "/red5.token.v1.TokenService/IssueConferenceToken";
+const HEALTH_CHECK = "/grpc.health.v1.Health/Check";
+
+interface Server {
+  readonly harness: Harness;
+  readonly audit: LogCapture;
+}
+
+let key: GeneratedApiKey;
+let direct: Server;
+let viaConnect: Server;
+
+async function startServer(unaryGrpcPath: boolean): Promise<Server> {
+  const audit = new LogCapture();
+  const callers = parseCallers({
+    callers: [
+      {
+        name: "meeting-service",
+        apiKeys: [{ keyId: key.keyId, hash: key.hash }],
+        policy: { rpcs: ["IssueConferenceToken", "IssueChatToken"], roles: ["publisher", "subscriber"], rooms: ["room-*"], channels: ["room-*"], chatPermissions: { read: true, write: true }, maxConferenceMinutes: 120 },
+        rateLimit: { perSecond: 1, burst: 40 },
+      },
+    ],
+  });
+  const harness = await startHarness({ unaryGrpcPath, callers, auditLog: createAuditLog(audit) });
+  return { harness, audit };
+}
+
+beforeAll(async () => {
+  key = generateApiKey();
+  [direct, viaConnect] = await Promise.all([startServer(true), startServer(false)]);
+});
+
+afterAll(async () => {
+  await Promise.all([direct?.harness.close(), viaConnect?.harness.close()]);
+});
+
+/** One request as sent on the wire: extra headers and the exact body bytes. */
+interface WireRequest {
+  readonly name: string;
+  readonly path: string;
+  readonly headers?: Record<string, string>;
+  readonly body: Buffer;
+  /** Whether the request carries the API key. Default: true. */
+  readonly authenticated?: boolean;
+}
+
+/** What a client sees of one response. */
+interface WireResponse {
+  readonly status: number;
+  readonly headers: Record<string, unknown>;
+  readonly body: string;
+  readonly trailers: Record<string, unknown>;
+}
+
+function encode<Desc extends DescMessage>(schema: Desc, init: MessageInitShape<Desc>): Buffer {
+  return Buffer.from(toBinary(schema, create(schema, init)));
+}
+
+/** The gRPC envelope: a flags byte, the 32-bit length, then the bytes. */
+function envelope(message: Buffer, flags = 0, declaredLength = message.length): Buffer {
+  const prefix = Buffer.alloc(5);
+  prefix[0] = flags;
+  prefix.writeUInt32BE(declaredLength, 1);
+  return Buffer.concat([prefix, message]);
+}
+
+const chatRequest = encode(IssueChatTokenRequestSchema, { userId: "user-1", channelId: "room-1", read: true, write: true, ttlMinutes: 5 });
+const conferenceRequest = encode(IssueConferenceTokenRequestSchema, { userId: "user-1", roomId: "room-1", role: Role.PUBLISHER, expirationMinutes: 60 });
+
+const REQUESTS: readonly WireRequest[] = [
+  { name: "chat token", path: CHAT, body: envelope(chatRequest) },
+  { name: "conference token", path: CONFERENCE, body: envelope(conferenceRequest) },
+  { name: "content type application/grpc+proto", path: CHAT, headers: { "content-type": "application/grpc+proto" }, body: envelope(chatRequest) },
+  { name: "response compression accepted", path: CONFERENCE, headers: { "grpc-accept-encoding": "gzip" }, body: envelope(conferenceRequest) },
+  { name: "unsupported accepted encodings only", path: CHAT, headers: { "grpc-accept-encoding": "snappy, zstd" }, body: envelope(chatRequest) },
+  { name: "gzip request", path: CHAT, headers: { "grpc-encoding": "gzip" }, body: envelope(gzipSync(chatRequest), 1) },
+  { name: "unknown request encoding", path: CHAT, headers: { "grpc-encoding": "snappy" }, body: envelope(chatRequest, 1) },
+  { name: "compressed flag without an encoding", path: CHAT, body: envelope(chatRequest, 1) },
+  { name: "deadline given", path: CHAT, headers: { "grpc-timeout": "3S" }, body: envelope(chatRequest) },
+  { name: "malformed deadline", path: CHAT, headers: { "grpc-timeout": "soon" }, body: envelope(chatRequest) },
+  { name: "invalid field", path: CHAT, body: envelope(encode(IssueChatTokenRequestSchema, { userId: "user-1", channelId: "a:b", read: true })) },
+  { name: "no permission requested", path: CHAT, body: envelope(encode(IssueChatTokenRequestSchema, { userId: "user-1", channelId: "room-1" })) },
+  { name: "denied by policy", path: CONFERENCE, body: envelope(encode(IssueConferenceTokenRequestSchema, { userId: "user-1", roomId: "other-1", role: Role.ADMIN })) },
+  { name: "lifetime above the caller's maximum", path: CONFERENCE, body: envelope(encode(IssueConferenceTokenRequestSchema, { userId: "user-1", roomId: "room-1", role: Role.PUBLISHER, expirationMinutes: 600 })) },
+  { name: "no API key", path: CHAT, body: envelope(chatRequest), authenticated: false },
+  { name: "not protobuf", path: CHAT, body: envelope(Buffer.from([0x0a, 0xff, 0x01])) },
+  { name: "empty body", path: CHAT, body: Buffer.alloc(0) },
+  { name: "incomplete prefix", path: CHAT, body: Buffer.from([0, 0, 0]) },
+  { name: "incomplete message", path: CHAT, body: envelope(chatRequest).subarray(0, 12) },
+  { name: "two messages", path: CHAT, body: Buffer.concat([envelope(chatRequest), envelope(chatRequest)]) },
+  { name: "trailing bytes", path: CHAT, body: Buffer.concat([envelope(chatRequest), Buffer.from([1, 2])]) },
+  { name: "declared length above the limit", path: CHAT, body: envelope(Buffer.alloc(16), 0, 1_000_000) },
+  { name: "message above the limit", path: CHAT, body: envelope(encode(IssueChatTokenRequestSchema, { userId: "u".repeat(20_000), channelId: "room-1", read: true })) },
+  { name: "JSON over gRPC", path: CHAT, headers: { "content-type": "application/grpc+json" }, body: envelope(Buffer.from('{"userId":"user-1","channelId":"room-1","read":true}')) },
+  { name: "unknown content type", path: CHAT, headers: { "content-type": "application/grpc+thrift" }, body: envelope(chatRequest) },
+  { name: "GET", path: CHAT, headers: { ":method": "GET" }, body: Buffer.alloc(0) },
+  { name: "health of the server", path: HEALTH_CHECK, body: envelope(encode(HealthCheckRequestSchema, {})), authenticated: false },
+  { name: "health of an unknown service", path: HEALTH_CHECK, body: envelope(encode(HealthCheckRequestSchema, { service: "nope.Service" })), authenticated: false },
+  { name: "unknown method", path: "/red5.token.v1.TokenService/IssueNothing", body: envelope(chatRequest) },
+];
+
+/** Sends one request on a new HTTP/2 connection and collects everything the client sees. */
+async function send(server: Server, request: WireRequest): Promise<WireResponse> {
+  const session = http2.connect(server.harness.server.url);
+  session.on("error", () => undefined);
+  try {
+    const stream = session.request({
+      ":method": "POST",
+      ":path": request.path,
+      "content-type": "application/grpc",
+      te: "trailers",
+      ...(request.authenticated === false ? {} : { authorization: `Bearer ${key.key}` }),
+      ...request.headers,
+    });
+    return await new Promise<WireResponse>((resolve, reject) => {
+      let status = 0;
+      let headers: Record<string, unknown> = {};
+      let trailers: Record<string, unknown> = {};
+      const chunks: Buffer[] = [];
+      stream.on("response", (received) => {
+        status = Number(received[":status"]);
+        headers = withoutVolatile(received);
+      });
+      stream.on("trailers", (received) => {
+        trailers = withoutVolatile(received);
+      });
+      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+      stream.on("close", () => resolve({ status, headers, body: Buffer.concat(chunks).toString("hex"), trailers }));
+      stream.on("error", reject);
+      if (request.body.length > 0) {
+        stream.end(request.body);
+      } else if (!stream.writableEnded) {
+        stream.end();
+      }
+    });
+  } finally {
+    session.close();
+  }
+}
+
+/** Sends a chat token request and resets the stream with CANCEL after delayMs. */
+async function cancelAfter(server: Server, delayMs: number): Promise<void> {
+  const session = http2.connect(server.harness.server.url);
+  session.on("error", () => undefined);
+  const stream = session.request({ ":method": "POST", ":path": CHAT, "content-type": "application/grpc", te: "trailers", authorization: `Bearer ${key.key}` });
+  stream.on("error", () => undefined);
+  stream.end(envelope(chatRequest));
+  await new Promise((resolve) => setTimeout(resolve, delayMs));
+  stream.close(http2.constants.NGHTTP2_CANCEL);
+  await new Promise((resolve) => stream.once("close", resolve));
+  session.close();
+}
+
+function withoutVolatile(headers: http2.IncomingHttpHeaders): Record<string, unknown> {
+  const { date: _date, ...rest } = headers;
+  return rest;
+}
+
+/** Log records without the fields that differ from run to run: times and random request ids. */
+function comparableRecords(lines: readonly string[]): unknown[] {
+  return lines.map((line) => {
+    const { time: _time, latencyMs: _latency, pid: _pid, hostname: _hostname, requestId: _requestId, ...rest } = JSON.parse(line) as Record<string, unknown>;
+    return rest;
+  });
+}
+
+describe("unary gRPC on the direct path", () => {
+  it.each(REQUESTS)("answers $name as connect-node does", async (request) => {
+    const logsBefore = [direct.harness.logs.lines.length, viaConnect.harness.logs.lines.length];
+    const auditBefore = [direct.audit.lines.length, viaConnect.audit.lines.length];
+
+    const expected = await send(viaConnect, request);
+    const actual = await send(direct, request);
+
+    expect(actual).toEqual(expected);
+    expect(comparableRecords(direct.harness.logs.lines.slice(logsBefore[0]))).toEqual(comparableRecords(viaConnect.harness.logs.lines.slice(logsBefore[1])));
+    expect(comparableRecords(direct.audit.lines.slice(auditBefore[0]))).toEqual(comparableRecords(viaConnect.audit.lines.slice(auditBefore[1])));
+  });
+
+  describe("with PubNub answering after 300 ms", () => {
+    beforeAll(() => {
+      direct.harness.emulator.latencyMs = 300;
+      viaConnect.harness.emulator.latencyMs = 300;
+    });
+    afterAll(() => {
+      direct.harness.emulator.latencyMs = 0;
+      viaConnect.harness.emulator.latencyMs = 0;
+    });
+
+    it("answers a call whose deadline passes first as connect-node does", async () => {
+      const request: WireRequest = { name: "short deadline", path: CHAT, headers: { "grpc-timeout": "50m" }, body: envelope(chatRequest) };
+      const logsBefore = [direct.harness.logs.lines.length, viaConnect.harness.logs.lines.length];
+
+      const [expected, actual] = await Promise.all([send(viaConnect, request), send(direct, request)]);
+
+      expect(actual).toEqual(expected);
+      expect(actual.trailers["grpc-status"]).toBe("4");
+      expect(comparableRecords(direct.harness.logs.lines.slice(logsBefore[0]))).toEqual(comparableRecords(viaConnect.harness.logs.lines.slice(logsBefore[1])));
+    });
+
+    it("logs a call the client cancels as connect-node does", async () => {
+      const logsBefore = [direct.harness.logs.lines.length, viaConnect.harness.logs.lines.length];
+
+      await Promise.all([cancelAfter(viaConnect, 50), cancelAfter(direct, 50)]);
+      const callLog = async (server: Server, from: number) => {
+        await expect.poll(() => server.harness.logs.lines.slice(from).some((line) => line.includes('"msg":"call ')), { timeout: 2000 }).toBe(true);
+        return comparableRecords(server.harness.logs.lines.slice(from));
+      };
+
+      const expected = await callLog(viaConnect, logsBefore[1] as number);
+      expect(await callLog(direct, logsBefore[0] as number)).toEqual(expected);
+      expect(JSON.stringify(expected)).toContain("Canceled");
+    });
+  });
+
+  it("counts the same calls by method and code", async () => {
+    const counted = async (server: Server) =>
+      (await server.harness.server.metrics.registry.getSingleMetricAsString("token_service_calls_total")).split("\n").filter((line) => !line.startsWith("#"));
+
+    expect(await counted(direct)).toEqual(await counted(viaConnect));
+    expect(await counted(direct)).not.toEqual([]);
+  });
+});
