@@ -11,8 +11,8 @@ import { LogCapture, startHarness, type Harness } from "./support/harness.js";
 
 /**
  * The direct path for unary gRPC calls must behave exactly as connect-node's own path. Two servers
- * with the same settings, one with the direct path and one without, get the same requests; their
- * responses (status, headers, body, trailers), call logs, audit records and call counts must match.
+ * with the same settings, one with the direct path and one without, receive the same requests.
+ * Their responses (status, headers, body, trailers), call logs, audit records and call counts must match.
  */
 
 const CHAT = "/red5.token.v1.TokenService/IssueChatToken";
@@ -75,7 +75,7 @@ function encode<Desc extends DescMessage>(schema: Desc, init: MessageInitShape<D
   return Buffer.from(toBinary(schema, create(schema, init)));
 }
 
-/** The gRPC envelope: a flags byte, the 32-bit length, then the bytes. */
+/** Wraps a message in the gRPC envelope: a flags byte, the 32-bit length, then the bytes. */
 function envelope(message: Buffer, flags = 0, declaredLength = message.length): Buffer {
   const prefix = Buffer.alloc(5);
   prefix[0] = flags;
@@ -118,7 +118,7 @@ const REQUESTS: readonly WireRequest[] = [
   { name: "unknown method", path: "/red5.token.v1.TokenService/IssueNothing", body: envelope(chatRequest) },
 ];
 
-/** Sends one request on a new HTTP/2 connection and collects everything the client sees. */
+/** Sends one request on a new HTTP/2 connection and collects everything the client receives. */
 async function send(server: Server, request: WireRequest): Promise<WireResponse> {
   const session = http2.connect(server.harness.server.url);
   session.on("error", () => undefined);

@@ -186,7 +186,7 @@ export function createNodeAdapter(options: NodeAdapterOptions): (request: NodeRe
 /** connect-node's default for acceptCompression. */
 const defaultCompression: Compression[] = [compressionGzip, compressionBrotli];
 
-/** What the request headers of an accepted unary gRPC call settle. */
+/** Settings of an accepted unary gRPC call, read from its request headers. */
 interface AcceptedCall {
   readonly timeoutMs: number | undefined;
   readonly responseCompression: Compression | null;
@@ -219,9 +219,10 @@ function acceptUnaryGrpc(request: http2.Http2ServerRequest, resolved: ReturnType
 }
 
 /**
- * Reads a unary gRPC request body. Calls `done` once with the message bytes when the body is
- * exactly one uncompressed message of at most readMaxBytes; otherwise with undefined, as soon as
- * that is certain. In both cases `rest` yields the bytes read so far and then the rest of the body.
+ * Reads a unary gRPC request body and calls `done` once. It passes the message bytes when the
+ * body is exactly one uncompressed message of at most readMaxBytes. Otherwise it passes
+ * undefined, as soon as that is certain. In both cases `rest` yields the bytes read so far and
+ * then the rest of the body.
  */
 function readUnaryBody(
   request: http2.Http2ServerRequest,
@@ -278,9 +279,9 @@ async function* remainingBody(request: http2.Http2ServerRequest, chunks: readonl
 }
 
 /**
- * The signal a call's context links to: aborted when the stream closes before the response is
- * out, with the error connect-node gives the stream's reset code, or with no reason for a code
- * it does not map.
+ * Creates the signal a call's context links to. It aborts when the stream closes before the
+ * response is sent, with the error connect-node gives the stream's reset code, or with no reason
+ * for a code connect-node does not map.
  */
 function streamSignal(request: http2.Http2ServerRequest, response: http2.Http2ServerResponse): AbortSignal {
   const controller = new AbortController();
@@ -377,7 +378,7 @@ function nodeHeaders(headers: Headers): http.OutgoingHttpHeaders {
   return result;
 }
 
-/** The call's URL, built as connect-node builds it. */
+/** Builds the call's URL as connect-node builds it. */
 function requestUrl(request: http2.Http2ServerRequest): string {
   const encrypted = "encrypted" in request.socket && request.socket.encrypted === true;
   return new URL(request.url, `${encrypted ? "https" : "http"}://${request.authority}`).toString();
