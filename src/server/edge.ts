@@ -28,19 +28,19 @@ export interface EdgeOptions {
   readonly unaryPathPrefix: string;
 }
 
-/** The wrapped handler and the contextValues function to give connectNodeAdapter. */
+/** The wrapped handler and the contextValues function to give the request adapter. */
 export interface Edge {
   wrap(handler: NodeHandler): NodeHandler;
   contextValues(request: NodeRequest): ContextValues;
 }
 
 /**
- * Creates the HTTP layer around connect-node's handler. It does five things:
+ * Creates the HTTP layer around the request adapter (node-adapter.ts). It does five things:
  * - gives deadline-less unary calls the server's budget, so that a stalled body cannot hold a stream;
  * - reports undecodable protobuf as INVALID_ARGUMENT;
  * - encodes grpc-message as the gRPC specification requires;
  * - resets a request stream that the finished response no longer needs;
- * - logs the calls that connect-node rejected before any interceptor ran.
+ * - logs the calls that were rejected before any interceptor ran.
  */
 export function createEdge(options: EdgeOptions): Edge {
   const states = new WeakMap<NodeRequest, CallState>();
