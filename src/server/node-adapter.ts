@@ -294,20 +294,20 @@ function streamSignal(request: http2.Http2ServerRequest, response: http2.Http2Se
   return controller.signal;
 }
 
-/** HTTP/2 error code names by value, for the messages of resetError. */
-const H2_CODE_NAMES = new Map<number, string>([
-  [http2.constants.NGHTTP2_PROTOCOL_ERROR, "PROTOCOL_ERROR"],
-  [http2.constants.NGHTTP2_INTERNAL_ERROR, "INTERNAL_ERROR"],
-  [http2.constants.NGHTTP2_FLOW_CONTROL_ERROR, "FLOW_CONTROL_ERROR"],
-  [http2.constants.NGHTTP2_SETTINGS_TIMEOUT, "SETTINGS_TIMEOUT"],
-  [http2.constants.NGHTTP2_FRAME_SIZE_ERROR, "FRAME_SIZE_ERROR"],
-  [http2.constants.NGHTTP2_REFUSED_STREAM, "REFUSED_STREAM"],
-  [http2.constants.NGHTTP2_CANCEL, "CANCEL"],
-  [http2.constants.NGHTTP2_COMPRESSION_ERROR, "COMPRESSION_ERROR"],
-  [http2.constants.NGHTTP2_CONNECT_ERROR, "CONNECT_ERROR"],
-  [http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, "ENHANCE_YOUR_CALM"],
-  [http2.constants.NGHTTP2_INADEQUATE_SECURITY, "INADEQUATE_SECURITY"],
-  [http2.constants.NGHTTP2_HTTP_1_1_REQUIRED, "HTTP_1_1_REQUIRED"],
+/** The HTTP/2 reset codes connect-node maps to a call error: each one's name and gRPC code. */
+const RESET_CODES = new Map<number, readonly [string, Code]>([
+  [http2.constants.NGHTTP2_PROTOCOL_ERROR, ["PROTOCOL_ERROR", Code.Internal]],
+  [http2.constants.NGHTTP2_INTERNAL_ERROR, ["INTERNAL_ERROR", Code.Internal]],
+  [http2.constants.NGHTTP2_FLOW_CONTROL_ERROR, ["FLOW_CONTROL_ERROR", Code.Internal]],
+  [http2.constants.NGHTTP2_SETTINGS_TIMEOUT, ["SETTINGS_TIMEOUT", Code.Internal]],
+  [http2.constants.NGHTTP2_FRAME_SIZE_ERROR, ["FRAME_SIZE_ERROR", Code.Internal]],
+  [http2.constants.NGHTTP2_REFUSED_STREAM, ["REFUSED_STREAM", Code.Unavailable]],
+  [http2.constants.NGHTTP2_CANCEL, ["CANCEL", Code.Canceled]],
+  [http2.constants.NGHTTP2_COMPRESSION_ERROR, ["COMPRESSION_ERROR", Code.Internal]],
+  [http2.constants.NGHTTP2_CONNECT_ERROR, ["CONNECT_ERROR", Code.Internal]],
+  [http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, ["ENHANCE_YOUR_CALM", Code.ResourceExhausted]],
+  [http2.constants.NGHTTP2_INADEQUATE_SECURITY, ["INADEQUATE_SECURITY", Code.PermissionDenied]],
+  [http2.constants.NGHTTP2_HTTP_1_1_REQUIRED, ["HTTP_1_1_REQUIRED", Code.PermissionDenied]],
 ]);
 
 /**
@@ -315,27 +315,13 @@ const H2_CODE_NAMES = new Map<number, string>([
  * does not map, such as NO_ERROR and STREAM_CLOSED.
  */
 function resetError(rstCode: number): ConnectError | undefined {
-  const code = RESET_CODES.get(rstCode);
-  if (code === undefined) {
+  const mapped = RESET_CODES.get(rstCode);
+  if (mapped === undefined) {
     return undefined;
   }
-  return new ConnectError(`http/2 stream closed with error code ${H2_CODE_NAMES.get(rstCode) ?? ""} (0x${rstCode.toString(16)})`, code);
+  const [name, code] = mapped;
+  return new ConnectError(`http/2 stream closed with error code ${name} (0x${rstCode.toString(16)})`, code);
 }
-
-const RESET_CODES = new Map<number, Code>([
-  [http2.constants.NGHTTP2_PROTOCOL_ERROR, Code.Internal],
-  [http2.constants.NGHTTP2_INTERNAL_ERROR, Code.Internal],
-  [http2.constants.NGHTTP2_FLOW_CONTROL_ERROR, Code.Internal],
-  [http2.constants.NGHTTP2_SETTINGS_TIMEOUT, Code.Internal],
-  [http2.constants.NGHTTP2_FRAME_SIZE_ERROR, Code.Internal],
-  [http2.constants.NGHTTP2_COMPRESSION_ERROR, Code.Internal],
-  [http2.constants.NGHTTP2_CONNECT_ERROR, Code.Internal],
-  [http2.constants.NGHTTP2_REFUSED_STREAM, Code.Unavailable],
-  [http2.constants.NGHTTP2_CANCEL, Code.Canceled],
-  [http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, Code.ResourceExhausted],
-  [http2.constants.NGHTTP2_INADEQUATE_SECURITY, Code.PermissionDenied],
-  [http2.constants.NGHTTP2_HTTP_1_1_REQUIRED, Code.PermissionDenied],
-]);
 
 /** Writes a unary gRPC response: headers, the message if any, then the status trailers. */
 function writeUnaryResponse(response: http2.Http2ServerResponse, header: Headers, body: Uint8Array | undefined, trailer: Headers): void {
