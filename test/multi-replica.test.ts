@@ -60,7 +60,15 @@ afterAll(async () => {
 
 async function startCluster(settings: Record<string, string>): Promise<Cluster> {
   const replicas = await Promise.all(Array.from({ length: REPLICA_COUNT }, () => startReplica(emulator, settings)));
-  cluster = { replicas, nginx: await startNginx(replicas.map(addressOf)) };
+  let nginx: Nginx;
+  try {
+    nginx = await startNginx(replicas.map(addressOf));
+  } catch (error) {
+    // Stops the replicas here because afterEach only knows a cluster that started whole.
+    await Promise.all(replicas.map((replica) => replica.stop()));
+    throw error;
+  }
+  cluster = { replicas, nginx };
   return cluster;
 }
 
