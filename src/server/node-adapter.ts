@@ -140,7 +140,6 @@ export function createNodeAdapter(options: NodeAdapterOptions): (request: NodeRe
       viaConnect(target.handler, request, response, rest);
       return;
     }
-    const requestSignal = streamSignal(request, response);
     const { spec } = target;
     const context = createHandlerContext({
       ...spec,
@@ -149,8 +148,7 @@ export function createNodeAdapter(options: NodeAdapterOptions): (request: NodeRe
       protocolName: "grpc",
       timeoutMs: call.timeoutMs,
       shutdownSignal: resolved.shutdownSignal,
-      requestSignal,
-      requestHeader: webHeaders(request.headers),
+      requestHeader: requestHeaders(request.headers),
       url: requestUrl(request),
       responseHeader: { "content-type": contentTypeProto },
       responseTrailer: { "grpc-status": "0" },
@@ -159,6 +157,14 @@ export function createNodeAdapter(options: NodeAdapterOptions): (request: NodeRe
     if (call.responseCompression !== null) {
       context.responseHeader.set("grpc-encoding", call.responseCompression.name);
     }
+    // connect-node links a request signal that aborts when the stream closes. Aborting the
+    // context directly has the same effect on context.signal, without another AbortController.
+    request.once("close", () => {
+      // Only the final write sends headers on this path, so unsent headers mean an unfinished call.
+      if (!response.headersSent) {
+        context.abort(resetError(request.stream.rstCode));
+      }
+    });
     invokeUnaryImplementation(spec, context, input as never, resolved.interceptors)
       .then(async (message) => {
         const data = target.serialization.getO(true).serialize(message);
@@ -278,22 +284,6 @@ async function* remainingBody(request: http2.Http2ServerRequest, chunks: readonl
   }
 }
 
-/**
- * Creates the signal a call's context links to. It aborts when the stream closes before the
- * response is sent, with the error connect-node gives the stream's reset code, or with no reason
- * for a code connect-node does not map.
- */
-function streamSignal(request: http2.Http2ServerRequest, response: http2.Http2ServerResponse): AbortSignal {
-  const controller = new AbortController();
-  request.once("close", () => {
-    // Only the final write sends headers on this path, so unsent headers mean an unfinished call.
-    if (!response.headersSent) {
-      controller.abort(resetError(request.stream.rstCode));
-    }
-  });
-  return controller.signal;
-}
-
 /** The HTTP/2 reset codes connect-node maps to a call error: each one's name and gRPC code. */
 const RESET_CODES = new Map<number, readonly [string, Code]>([
   [http2.constants.NGHTTP2_PROTOCOL_ERROR, ["PROTOCOL_ERROR", Code.Internal]],
@@ -336,20 +326,18 @@ function writeUnaryResponse(response: http2.Http2ServerResponse, header: Headers
   response.end();
 }
 
-/** Converts request headers to fetch Headers without HTTP/2 pseudo-headers, as connect-node does. */
-function webHeaders(headers: http2.IncomingHttpHeaders): Headers {
-  const result = new Headers();
-  for (const [name, value] of Object.entries(headers)) {
+/**
+ * Copies request headers without HTTP/2 pseudo-headers, as connect-node does, into a record that
+ * createHandlerContext turns into fetch Headers. Repeated values are joined as Headers joins them.
+ */
+function requestHeaders(headers: http2.IncomingHttpHeaders): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const name in headers) {
+    const value = headers[name];
     if (name.startsWith(":") || value === undefined) {
       continue;
     }
-    if (Array.isArray(value)) {
-      for (const item of value) {
-        result.append(name, item);
-      }
-    } else {
-      result.append(name, String(value));
-    }
+    result[name] = Array.isArray(value) ? value.join(", ") : String(value);
   }
   return result;
 }
