@@ -64,7 +64,7 @@ async function startCluster(settings: Record<string, string>): Promise<Cluster> 
   try {
     nginx = await startNginx(replicas.map(addressOf));
   } catch (error) {
-    // Stops the replicas here because afterEach only knows a cluster that started whole.
+    // Stops the replicas here because afterEach stops only a cluster that started whole.
     await Promise.all(replicas.map((replica) => replica.stop()));
     throw error;
   }
