@@ -1,10 +1,11 @@
 /**
- * Child processes of the benchmark, each pinned to one CPU core with taskset(1).
+ * Child processes of the benchmark, each pinned to one CPU core, or to every core, with taskset(1).
  *
  * @module
  */
 import { spawn, spawnSync, type ChildProcess, type StdioOptions } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
 /** Core of the measured process: the service or the in-process alternative. */
@@ -22,12 +23,26 @@ export interface PinnedSpawnOptions {
   readonly stdio?: StdioOptions;
 }
 
+/** Cores in taskset's list form: one core such as 0, or a range such as "0-1". */
+export type Cores = number | string;
+
 /**
- * Starts a command pinned to one core. taskset replaces itself with the command, so the child's
- * pid is the command's own.
+ * The cores this process could run on when the benchmark started, as a taskset list such as
+ * "0-1". It is read at load, before pinSelf narrows this process to one core.
  */
-export function spawnPinned(core: number, command: string, args: readonly string[], options: PinnedSpawnOptions = {}): ChildProcess {
-  return spawn("taskset", ["-c", String(core), command, ...args], {
+const STARTING_CORES = /^Cpus_allowed_list:\s*(\S+)$/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? "0-1";
+
+/** Returns every core the benchmark may use, as a taskset list such as "0-1". */
+export function allCores(): string {
+  return STARTING_CORES;
+}
+
+/**
+ * Starts a command pinned to the given cores. taskset replaces itself with the command, so the
+ * child's pid is the command's own.
+ */
+export function spawnPinned(cores: Cores, command: string, args: readonly string[], options: PinnedSpawnOptions = {}): ChildProcess {
+  return spawn("taskset", ["-c", String(cores), command, ...args], {
     env: options.env ?? process.env,
     stdio: options.stdio ?? ["ignore", "pipe", "pipe"],
   });
@@ -38,9 +53,14 @@ export function spawnPinned(core: number, command: string, args: readonly string
  * leaves the measured core alone. Threads started later inherit the affinity.
  */
 export function pinSelf(core: number): void {
-  const result = spawnSync("taskset", ["-a", "-p", "-c", String(core), String(process.pid)], { encoding: "utf8" });
+  pinProcess(process.pid, core);
+}
+
+/** Pins a running process and all its threads to the given cores. */
+export function pinProcess(pid: number, cores: Cores): void {
+  const result = spawnSync("taskset", ["-a", "-p", "-c", String(cores), String(pid)], { encoding: "utf8" });
   if (result.status !== 0) {
-    throw new Error(`taskset could not pin the benchmark to core ${core}: ${result.stderr.trim() || result.error?.message}`);
+    throw new Error(`taskset could not pin process ${pid} to cores ${cores}: ${result.stderr.trim() || result.error?.message}`);
   }
 }
 

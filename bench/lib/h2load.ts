@@ -5,7 +5,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { exited, LOAD_CORE, spawnPinned } from "./children.js";
+import { exited, LOAD_CORE, spawnPinned, type Cores } from "./children.js";
 
 /** One h2load run. */
 export interface H2loadOptions {
@@ -22,6 +22,8 @@ export interface H2loadOptions {
   readonly streamsPerConnection: number;
   /** Per-request log to write (h2load --log-file); without it, no latencies are read. */
   readonly logFile?: string;
+  /** Cores h2load runs on. Default: the load generator's core. */
+  readonly cores?: Cores;
 }
 
 /** Results of an h2load run. */
@@ -47,7 +49,7 @@ export function h2loadVersion(): string {
   return result.stdout.trim();
 }
 
-/** Runs h2load on the load generator's core with one thread and returns its results. */
+/** Runs h2load with one thread, on the load generator's core unless told otherwise, and returns its results. */
 export async function runH2load(options: H2loadOptions): Promise<H2loadResult> {
   const args = [
     "--threads=1",
@@ -59,7 +61,7 @@ export async function runH2load(options: H2loadOptions): Promise<H2loadResult> {
     ...(options.logFile === undefined ? [] : [`--log-file=${options.logFile}`]),
     options.url,
   ];
-  const child = spawnPinned(LOAD_CORE, "h2load", args);
+  const child = spawnPinned(options.cores ?? LOAD_CORE, "h2load", args);
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => {
     output += chunk.toString("utf8");

@@ -180,7 +180,8 @@ export function checkTargets(results: readonly ScenarioResult[]): TargetCheck[] 
   const checks: TargetCheck[] = [];
   const chat = byId("chat-grpc");
   const ceiling = byId("ceiling-grpc");
-  const slow = byId("chat-grpc-40ms");
+  // The target is for the whole machine, so the scenario that uses every core counts first.
+  const slow = byId("chat-grpc-40ms-machine") ?? byId("chat-grpc-40ms");
 
   checks.push({
     target: `IssueChatToken over gRPC: at most ${TARGET_CPU_US} µs service CPU per token`,
@@ -190,7 +191,7 @@ export function checkTargets(results: readonly ScenarioResult[]): TargetCheck[] 
   checks.push(checkCeilingShare(chat, ceiling));
   checks.push({
     target: `PubNub +40 ms, ${IN_FLIGHT} in flight: at least ${TARGET_40MS_CALLS_PER_SECOND.toLocaleString("en-US")} tokens/s`,
-    measured: slow === undefined ? "not run" : `${formatNumber(slow.callsPerSecond, 0)} tokens/s`,
+    measured: slow === undefined ? "not run" : `${formatNumber(slow.callsPerSecond, 0)} tokens/s (${slow.scenario.title})`,
     met: slow === undefined ? undefined : slow.callsPerSecond >= TARGET_40MS_CALLS_PER_SECOND,
   });
   checks.push({

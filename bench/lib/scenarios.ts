@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { EmulatorCounters } from "../../src/emulator/pubnub-emulator.js";
 import type { AlternativeMode } from "../sdk-alternative.js";
 import { runAlternative } from "./alternative.js";
-import { LOAD_CORE, MEASURED_CORE } from "./children.js";
+import { allCores, availableCores, LOAD_CORE, MEASURED_CORE, pinProcess } from "./children.js";
 import type { EmulatorProcess } from "./emulator-client.js";
 import { percentile, runH2load } from "./h2load.js";
 import { coreBusyShare, ownCpuSeconds, readCoreTimes, treeCpuSeconds, treePeakRss, type CoreTimes, type PeakRss } from "./proc.js";
@@ -50,6 +50,11 @@ export interface ServiceScenario {
   readonly ceiling: string;
   /** Id of the in-process alternative row that does the same work, if any. */
   readonly alternative: string | undefined;
+  /**
+   * Whether the service, the emulator and h2load all share every core, as on a machine that runs
+   * the whole system, rather than the service alone on the measured core.
+   */
+  readonly wholeMachine: boolean;
 }
 
 /** A scenario that runs the in-process SDK alternative. */
@@ -74,7 +79,7 @@ function serviceScenario(
   title: string,
   rpc: RpcName,
   protocol: Protocol,
-  settings: { latencyMs?: number; env?: Record<string, string>; callShare?: number } = {},
+  settings: { latencyMs?: number; env?: Record<string, string>; callShare?: number; wholeMachine?: boolean } = {},
 ): ServiceScenario {
   return {
     kind: "service",
@@ -87,8 +92,12 @@ function serviceScenario(
     callShare: settings.callShare ?? 1,
     ceiling: protocol === "grpc" ? "ceiling-grpc" : "ceiling-connect",
     alternative: ALTERNATIVE_OF[rpc],
+    wholeMachine: settings.wholeMachine ?? false,
   };
 }
+
+/** WORKERS of the whole-machine scenario: one worker per core, counted before pinSelf narrows this process. */
+const MACHINE_WORKERS = availableCores();
 
 /** Every scenario, in the order they run and are reported. */
 export const SCENARIOS: readonly Scenario[] = [
@@ -106,6 +115,13 @@ export const SCENARIOS: readonly Scenario[] = [
     env: { PUBNUB_CONNECTIONS: "64" },
     callShare: 1 / 4,
   }),
+  serviceScenario(
+    "chat-grpc-40ms-machine",
+    `IssueChatToken, gRPC, PubNub +40 ms, PUBNUB_CONNECTIONS=${BENCH_PUBNUB_CONNECTIONS}, WORKERS=${MACHINE_WORKERS}, all on every core`,
+    "chat",
+    "grpc",
+    { latencyMs: 40, env: { ...POOL, WORKERS: String(MACHINE_WORKERS) }, wholeMachine: true },
+  ),
   { kind: "alternative", id: "sdk-chat", title: "in-process: pubnub SDK grantToken", mode: "chat", callShare: 1, ceiling: "ceiling-grpc" },
   {
     kind: "alternative",
@@ -216,8 +232,11 @@ async function runServiceScenario(scenario: ServiceScenario, emulator: EmulatorP
   const bodyFile = writeRequestBody(settings.workDirectory, scenario.rpc, scenario.protocol);
   const logFile = join(settings.workDirectory, `${scenario.id}.h2load.log`);
   await emulator.setLatency(scenario.latencyMs);
+  const serviceCores = scenario.wholeMachine ? allCores() : MEASURED_CORE;
+  const loadCores = scenario.wholeMachine ? allCores() : LOAD_CORE;
+  pinProcess(emulator.pid, loadCores);
 
-  const service = await ServiceProcess.start(emulator.origin, env, settings.workDirectory);
+  const service = await ServiceProcess.start(emulator.origin, env, settings.workDirectory, serviceCores);
   try {
     await callOnce(service.url, scenario.rpc, scenario.protocol);
     const load = {
@@ -226,6 +245,7 @@ async function runServiceScenario(scenario: ServiceScenario, emulator: EmulatorP
       headers: headersOf(scenario.protocol),
       connections: CONNECTIONS,
       streamsPerConnection: STREAMS_PER_CONNECTION,
+      cores: loadCores,
     };
     await runH2load({ ...load, calls: settings.warmupCalls });
 
@@ -259,24 +279,29 @@ async function runServiceScenario(scenario: ServiceScenario, emulator: EmulatorP
     const succeeded = Math.min(change.ok, run.succeeded);
     const cpuSeconds = cpuAfter - cpuBefore;
     if (scenario.latencyMs > 0) {
-      notes.push(throughputBounds(scenario.latencyMs, env, cpuSeconds / succeeded));
+      notes.push(throughputBounds(scenario.latencyMs, env, cpuSeconds / succeeded, scenario.wholeMachine ? MACHINE_WORKERS : 1));
+    }
+    if (scenario.wholeMachine) {
+      notes.push("the service, emulator and h2load share every core, so the core columns do not separate them");
     }
     return summarize(scenario, { env, calls, succeeded, errors, notes, seconds: run.seconds, latenciesUs: run.latenciesUs, cpuSeconds, before, after, peakRss });
   } finally {
     await service.stop();
+    pinProcess(emulator.pid, LOAD_CORE);
   }
 }
 
 /**
  * Describes the three bounds on calls/s when every grant takes latencyMs: the calls in flight and
- * the PubNub pool, each divided by the latency, and one core divided by the CPU time per call.
+ * the PubNub pool (per worker), each divided by the latency, and the service's cores divided by
+ * the CPU time per call.
  */
-function throughputBounds(latencyMs: number, env: Readonly<Record<string, string>>, cpuSecondsPerCall: number): string {
-  const pool = Number(env.PUBNUB_CONNECTIONS ?? DEFAULT_PUBNUB_CONNECTIONS);
+function throughputBounds(latencyMs: number, env: Readonly<Record<string, string>>, cpuSecondsPerCall: number, cores: number): string {
+  const pool = Number(env.PUBNUB_CONNECTIONS ?? DEFAULT_PUBNUB_CONNECTIONS) * Number(env.WORKERS ?? 1);
   const perSecond = (value: number) => Math.round(value).toLocaleString("en-US");
   return (
     `calls/s bounds: ${perSecond((IN_FLIGHT * 1000) / latencyMs)} by calls in flight, ` +
-    `${perSecond((pool * 1000) / latencyMs)} by the PubNub pool, ${perSecond(1 / cpuSecondsPerCall)} by one core of service CPU`
+    `${perSecond((pool * 1000) / latencyMs)} by the PubNub pool, ${perSecond(cores / cpuSecondsPerCall)} by ${cores === 1 ? "one core" : `${cores} cores`} of service CPU`
   );
 }
 

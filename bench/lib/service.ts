@@ -9,7 +9,7 @@ import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BENCH_MASTER_KEY, BENCH_MASTER_SECRET } from "../credentials.js";
-import { freePort, MEASURED_CORE, spawnPinned, stopChild } from "./children.js";
+import { freePort, MEASURED_CORE, spawnPinned, stopChild, type Cores } from "./children.js";
 
 /** The compiled entry point; `npm run build` writes it. */
 export const SERVICE_ENTRY = fileURLToPath(new URL("../../dist/src/main.js", import.meta.url));
@@ -32,9 +32,9 @@ export class ServiceProcess {
    * Starts the service with the benchmark's credentials, PUBNUB_ORIGIN set to the emulator, free
    * ports, and the given environment on top, and resolves once /readyz returns 200. Its standard
    * output (call log and audit records) goes to /dev/null and its standard error to a file in
-   * logDirectory.
+   * logDirectory. It runs on the measured core unless cores names others.
    */
-  static async start(pubnubOrigin: string, env: Readonly<Record<string, string>>, logDirectory: string): Promise<ServiceProcess> {
+  static async start(pubnubOrigin: string, env: Readonly<Record<string, string>>, logDirectory: string, cores: Cores = MEASURED_CORE): Promise<ServiceProcess> {
     if (!existsSync(SERVICE_ENTRY)) {
       throw new Error(`${SERVICE_ENTRY} not found; run npm run build first.`);
     }
@@ -42,7 +42,7 @@ export class ServiceProcess {
     const adminPort = await freePort();
     const stderrFile = join(logDirectory, `service-${port}.stderr.log`);
     const stderr = openSync(stderrFile, "w");
-    const child = spawnPinned(MEASURED_CORE, process.execPath, [SERVICE_ENTRY], {
+    const child = spawnPinned(cores, process.execPath, [SERVICE_ENTRY], {
       env: {
         PATH: process.env.PATH,
         RED5_MASTER_KEY: BENCH_MASTER_KEY,
