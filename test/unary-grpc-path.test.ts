@@ -8,6 +8,7 @@ import { generateApiKey, type GeneratedApiKey } from "../src/auth/api-keys.js";
 import { createAuditLog } from "../src/auth/audit.js";
 import { parseCallers } from "../src/auth/callers.js";
 import { LogCapture, startHarness, type Harness } from "./support/harness.js";
+import { RawHttp2Client } from "./support/raw-http2.js";
 
 /**
  * The direct path for unary gRPC calls must behave exactly as connect-node's own path. Two servers
@@ -16,6 +17,9 @@ import { LogCapture, startHarness, type Harness } from "./support/harness.js";
  */
 
 const CHAT = "/red5.token.v1.TokenService/IssueChatToken";
+
+/** The servers' call budget: the deadline of calls without one, and the time a body may take. */
+const CALL_BUDGET_MS = 1000;
 const CONFERENCE = "/red5.token.v1.TokenService/IssueConferenceToken";
 const HEALTH_CHECK = "/grpc.health.v1.Health/Check";
 
@@ -40,7 +44,7 @@ async function startServer(unaryGrpcPath: boolean): Promise<Server> {
       },
     ],
   });
-  const harness = await startHarness({ unaryGrpcPath, callers, auditLog: createAuditLog(audit) });
+  const harness = await startHarness({ unaryGrpcPath, callers, auditLog: createAuditLog(audit), callBudgetMs: CALL_BUDGET_MS });
   return { harness, audit };
 }
 
@@ -134,30 +138,69 @@ async function send(server: Server, request: WireRequest): Promise<WireResponse>
       ...(request.authenticated === false ? {} : { authorization: `Bearer ${key.key}` }),
       ...request.headers,
     });
-    return await new Promise<WireResponse>((resolve, reject) => {
-      let status = 0;
-      let headers: Record<string, unknown> = {};
-      let trailers: Record<string, unknown> = {};
-      const chunks: Buffer[] = [];
-      stream.on("response", (received) => {
-        status = Number(received[":status"]);
-        headers = withoutVolatile(received);
-      });
-      stream.on("trailers", (received) => {
-        trailers = withoutVolatile(received);
-      });
-      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
-      stream.on("close", () => resolve({ status, headers, body: Buffer.concat(chunks).toString("hex"), trailers }));
-      stream.on("error", reject);
-      if (request.body.length > 0) {
-        stream.end(request.body);
-      } else if (!stream.writableEnded) {
-        stream.end();
-      }
-    });
+    const response = collect(stream);
+    if (request.body.length > 0) {
+      stream.end(request.body);
+    } else if (!stream.writableEnded) {
+      stream.end();
+    }
+    return await response;
   } finally {
     session.close();
   }
+}
+
+/** Line counts of both servers' logs and audit records, and their emulators' grants. */
+interface Snapshot {
+  readonly logs: readonly [number, number];
+  readonly audit: readonly [number, number];
+  readonly grants: readonly [number, number];
+}
+
+/** Takes a snapshot: index 0 is the server with the direct path, 1 the one without. */
+function snapshot(): Snapshot {
+  return {
+    logs: [direct.harness.logs.lines.length, viaConnect.harness.logs.lines.length],
+    audit: [direct.audit.lines.length, viaConnect.audit.lines.length],
+    grants: [direct.harness.emulator.counters().grantsIssued, viaConnect.harness.emulator.counters().grantsIssued],
+  };
+}
+
+/** Returns the log or audit lines a server wrote since the snapshot. */
+function newLines(server: Server, before: Snapshot, kind: "logs" | "audit"): string[] {
+  const index = server === direct ? 0 : 1;
+  const lines = kind === "logs" ? server.harness.logs.lines : server.audit.lines;
+  return lines.slice(before[kind][index]);
+}
+
+/** Waits until both servers have logged since the snapshot and then stayed quiet for 200 ms. */
+async function settled(before: Snapshot): Promise<void> {
+  await expect.poll(() => newLines(direct, before, "logs").length > 0 && newLines(viaConnect, before, "logs").length > 0, { timeout: 5000 }).toBe(true);
+  let count = -1;
+  while (count !== direct.harness.logs.lines.length + viaConnect.harness.logs.lines.length) {
+    count = direct.harness.logs.lines.length + viaConnect.harness.logs.lines.length;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Collects the response of a stream: status, headers, body and trailers. */
+function collect(stream: http2.ClientHttp2Stream): Promise<WireResponse> {
+  return new Promise<WireResponse>((resolve, reject) => {
+    let status = 0;
+    let headers: Record<string, unknown> = {};
+    let trailers: Record<string, unknown> = {};
+    const chunks: Buffer[] = [];
+    stream.on("response", (received) => {
+      status = Number(received[":status"]);
+      headers = withoutVolatile(received);
+    });
+    stream.on("trailers", (received) => {
+      trailers = withoutVolatile(received);
+    });
+    stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+    stream.on("close", () => resolve({ status, headers, body: Buffer.concat(chunks).toString("hex"), trailers }));
+    stream.on("error", reject);
+  });
 }
 
 /** Sends a chat token request and resets the stream with CANCEL after delayMs. */
@@ -241,6 +284,93 @@ describe("unary gRPC on the direct path", () => {
       expect(await callLog(direct, logsBefore[0] as number)).toEqual(expected);
       expect(JSON.stringify(expected)).toContain("Canceled");
     });
+  });
+
+  describe("calls the client abandons", () => {
+    beforeAll(() => {
+      direct.harness.emulator.latencyMs = 300;
+      viaConnect.harness.emulator.latencyMs = 300;
+    });
+    afterAll(() => {
+      direct.harness.emulator.latencyMs = 0;
+      viaConnect.harness.emulator.latencyMs = 0;
+    });
+
+    const endings: { name: string; end: (client: RawHttp2Client) => void }[] = [
+      { name: "reset with CANCEL", end: (client) => client.resetStream(1, http2.constants.NGHTTP2_CANCEL) },
+      { name: "connection closed", end: (client) => client.close() },
+    ];
+
+    it.each(endings)("mints nothing for a message left open, then $name", async ({ end }) => {
+      const run = async (server: Server) => {
+        const client = await RawHttp2Client.connect(server.harness.server.port);
+        client.sendGrpcRequest(1, CHAT, `127.0.0.1:${server.harness.server.port}`, chatRequest, { headers: { authorization: `Bearer ${key.key}` }, endStream: false });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        end(client);
+        client.close();
+      };
+      const before = snapshot();
+
+      await Promise.all([run(viaConnect), run(direct)]);
+      await settled(before);
+
+      expect(comparableRecords(newLines(direct, before, "logs"))).toEqual(comparableRecords(newLines(viaConnect, before, "logs")));
+      expect(comparableRecords(newLines(direct, before, "audit"))).toEqual(comparableRecords(newLines(viaConnect, before, "audit")));
+      expect(direct.harness.emulator.counters().grantsIssued).toBe(before.grants[0]);
+      expect(viaConnect.harness.emulator.counters().grantsIssued).toBe(before.grants[1]);
+    });
+  });
+
+  it("counts the deadline from the headers, not from the body", async () => {
+    const late = async (server: Server): Promise<WireResponse> => {
+      const session = http2.connect(server.harness.server.url);
+      session.on("error", () => undefined);
+      const stream = session.request({ ":method": "POST", ":path": CHAT, "content-type": "application/grpc", te: "trailers", "grpc-timeout": "200m", authorization: `Bearer ${key.key}` });
+      stream.on("error", () => undefined);
+      const response = collect(stream);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      stream.end(envelope(chatRequest));
+      try {
+        return await response;
+      } finally {
+        session.close();
+      }
+    };
+    const before = snapshot();
+
+    const [expected, actual] = await Promise.all([late(viaConnect), late(direct)]);
+
+    expect(actual).toEqual(expected);
+    expect(actual.trailers["grpc-status"]).toBe("4");
+    expect(direct.harness.emulator.counters().grantsIssued).toBe(before.grants[0]);
+    expect(comparableRecords(newLines(direct, before, "logs"))).toEqual(comparableRecords(newLines(viaConnect, before, "logs")));
+  });
+
+  // connect-node writes status 13 into trailers the reset stream never sends, and its log record
+  // names that status. The direct path writes nothing, so its record has no grpcStatus.
+  it("logs a body cut at the call budget as rejected", async () => {
+    const stall = async (server: Server) => {
+      const session = http2.connect(server.harness.server.url);
+      session.on("error", () => undefined);
+      const stream = session.request({ ":method": "POST", ":path": CHAT, "content-type": "application/grpc", te: "trailers", authorization: `Bearer ${key.key}` });
+      stream.on("error", () => undefined);
+      stream.write(envelope(chatRequest).subarray(0, 3));
+      await new Promise((resolve) => stream.once("close", resolve));
+      session.close();
+      return stream.rstCode;
+    };
+    const before = snapshot();
+
+    const [expected, actual] = await Promise.all([stall(viaConnect), stall(direct)]);
+    await settled(before);
+
+    expect(actual).toBe(expected);
+    expect(actual).toBe(http2.constants.NGHTTP2_CANCEL);
+    const withoutStatus = (records: unknown[]) => records.map((record) => ({ ...(record as object), grpcStatus: undefined }));
+    const directRecords = comparableRecords(newLines(direct, before, "logs"));
+    expect(withoutStatus(directRecords)).toEqual(withoutStatus(comparableRecords(newLines(viaConnect, before, "logs"))));
+    expect(directRecords).toMatchObject([{ msg: "call rejected before reaching the service" }]);
+    expect(directRecords[0]).not.toHaveProperty("grpcStatus");
   });
 
   it("counts the same calls by method and code", async () => {

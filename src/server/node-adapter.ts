@@ -50,8 +50,14 @@ interface UnaryTarget {
   readonly serialization: ReturnType<typeof createMethodSerializationLookup>;
 }
 
-/** The reason a finished call's context is aborted with, made once rather than per call. */
-const CALL_COMPLETE = new ConnectError("the call is complete", Code.Canceled);
+/**
+ * The reason a call's context is aborted with once it is no longer in use (the call is complete,
+ * or connect's handler took the call over), made once rather than per call.
+ */
+const CONTEXT_RELEASED = new ConnectError("the call's context is no longer in use", Code.Canceled);
+
+/** A call's handler context, with the abort that connect's own handler calls when the call ends. */
+type CallContext = ReturnType<typeof createHandlerContext>;
 
 /** Size of the gRPC message envelope's prefix: one flags byte and a 32-bit length. */
 const PREFIX_BYTES = 5;
@@ -109,13 +115,7 @@ export function createNodeAdapter(options: NodeAdapterOptions): (request: NodeRe
     if (target !== undefined && "stream" in request && request.stream !== undefined && request.method === "POST") {
       const call = acceptUnaryGrpc(request, resolved);
       if (call !== undefined) {
-        readUnaryBody(request, resolved.readMaxBytes, (message, rest) => {
-          if (message === undefined) {
-            viaConnect(target.handler, request, response, rest);
-          } else {
-            serveUnary(target, call, message, request, response as http2.Http2ServerResponse, rest);
-          }
-        });
+        serveUnary(target, call, request, response as http2.Http2ServerResponse);
         return;
       }
     }
@@ -129,17 +129,12 @@ export function createNodeAdapter(options: NodeAdapterOptions): (request: NodeRe
   };
 
   /**
-   * Serves a unary gRPC call whose request message has arrived. If the message does not parse,
-   * connect's handler serves the call from the bytes read, so that the error is its own.
+   * Serves a unary gRPC call. As in connect's handler, the call's context, and with it the
+   * deadline, starts when the headers arrive, and the context aborts if the stream closes before
+   * the response is sent. A body that is not one message, or a message that does not parse, goes
+   * to connect's handler with the bytes read, so that the error is its own.
    */
-  function serveUnary(target: UnaryTarget, call: AcceptedCall, bytes: Uint8Array, request: http2.Http2ServerRequest, response: http2.Http2ServerResponse, rest: AsyncIterable<Uint8Array>): void {
-    let input: unknown;
-    try {
-      input = target.serialization.getI(true).parse(bytes);
-    } catch {
-      viaConnect(target.handler, request, response, rest);
-      return;
-    }
+  function serveUnary(target: UnaryTarget, call: AcceptedCall, request: http2.Http2ServerRequest, response: http2.Http2ServerResponse): void {
     const { spec } = target;
     const context = createHandlerContext({
       ...spec,
@@ -165,6 +160,25 @@ export function createNodeAdapter(options: NodeAdapterOptions): (request: NodeRe
         context.abort(resetError(request.stream.rstCode));
       }
     });
+    readUnaryBody(request, resolved.readMaxBytes, (bytes, rest) => {
+      let input: unknown;
+      try {
+        input = bytes === undefined ? undefined : target.serialization.getI(true).parse(bytes);
+      } catch {
+        input = undefined;
+      }
+      if (input === undefined) {
+        context.abort(CONTEXT_RELEASED);
+        viaConnect(target.handler, request, response, rest);
+        return;
+      }
+      invoke(target, call, context, input, response);
+    });
+  }
+
+  /** Runs the interceptors and the implementation, then writes the response or the error. */
+  function invoke(target: UnaryTarget, call: AcceptedCall, context: CallContext, input: unknown, response: http2.Http2ServerResponse): void {
+    const { spec } = target;
     invokeUnaryImplementation(spec, context, input as never, resolved.interceptors)
       .then(async (message) => {
         const data = target.serialization.getO(true).serialize(message);
@@ -173,7 +187,7 @@ export function createNodeAdapter(options: NodeAdapterOptions): (request: NodeRe
       })
       .then(
         (body) => {
-          context.abort(CALL_COMPLETE);
+          context.abort(CONTEXT_RELEASED);
           writeUnaryResponse(response, context.responseHeader, body, context.responseTrailer);
         },
         (error: unknown) => {
@@ -225,10 +239,10 @@ function acceptUnaryGrpc(request: http2.Http2ServerRequest, resolved: ReturnType
 }
 
 /**
- * Reads a unary gRPC request body and calls `done` once. It passes the message bytes when the
- * body is exactly one uncompressed message of at most readMaxBytes. Otherwise it passes
- * undefined, as soon as that is certain. In both cases `rest` yields the bytes read so far and
- * then the rest of the body.
+ * Reads a unary gRPC request body and calls `done` once, unless the stream closes first. It
+ * passes the message bytes when the body is exactly one uncompressed message of at most
+ * readMaxBytes. Otherwise it passes undefined, as soon as that is certain. In both cases `rest`
+ * yields the bytes read so far and then the rest of the body.
  */
 function readUnaryBody(
   request: http2.Http2ServerRequest,
@@ -244,6 +258,7 @@ function readUnaryBody(
     finished = true;
     request.off("data", onData);
     request.off("end", onEnd);
+    request.off("close", onClose);
     if (message === undefined && !request.readableEnded) {
       request.pause();
     }
@@ -265,6 +280,11 @@ function readUnaryBody(
       finish(undefined);
     }
   };
+  const onClose = () => {
+    finished = true;
+    request.off("data", onData);
+    request.off("end", onEnd);
+  };
   const onEnd = () => {
     if (finished) {
       return;
@@ -274,6 +294,9 @@ function readUnaryBody(
   };
   request.on("data", onData);
   request.on("end", onEnd);
+  // A stream closed before the end of its body, by a reset or by the edge's body timer, runs no
+  // call, as connect's handler fails to read such a body. The edge logs it as rejected.
+  request.once("close", onClose);
 }
 
 /** Yields the chunks already read, then whatever of the request body is still to come. */

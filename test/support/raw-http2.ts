@@ -63,11 +63,18 @@ export class RawHttp2Client {
   }
 
   /**
-   * Sends a unary gRPC request on the stream: HEADERS with the path and then one DATA frame with
-   * the length-prefixed message, ending the stream. With withPreface, the connection preface and
-   * empty SETTINGS go first, in the same write, as nginx sends them on a new upstream connection.
+   * Sends a unary gRPC request on the stream: HEADERS with the path and extra headers, then one
+   * DATA frame with the length-prefixed message, ending the stream unless endStream is false. With
+   * withPreface, the connection preface and empty SETTINGS go first, in the same write, as nginx
+   * sends them on a new upstream connection.
    */
-  sendGrpcRequest(streamId: number, path: string, authority: string, message: Uint8Array, options: { withPreface?: boolean } = {}): void {
+  sendGrpcRequest(
+    streamId: number,
+    path: string,
+    authority: string,
+    message: Uint8Array,
+    options: { withPreface?: boolean; headers?: Readonly<Record<string, string>>; endStream?: boolean } = {},
+  ): void {
     const headers = Buffer.concat([
       literalHeader(":method", "POST"),
       literalHeader(":scheme", "http"),
@@ -75,12 +82,21 @@ export class RawHttp2Client {
       literalHeader(":authority", authority),
       literalHeader("content-type", "application/grpc"),
       literalHeader("te", "trailers"),
+      ...Object.entries(options.headers ?? {}).map(([name, value]) => literalHeader(name, value)),
     ]);
     const body = Buffer.alloc(5 + message.length);
     body.writeUInt32BE(message.length, 1);
     body.set(message, 5);
     const preface = options.withPreface === true ? PREFACE_AND_SETTINGS : Buffer.alloc(0);
-    this.socket.write(Buffer.concat([preface, frame(FrameType.HEADERS, FLAG_END_HEADERS, streamId, headers), frame(FrameType.DATA, FLAG_END_STREAM, streamId, body)]));
+    const dataFlags = options.endStream === false ? 0 : FLAG_END_STREAM;
+    this.socket.write(Buffer.concat([preface, frame(FrameType.HEADERS, FLAG_END_HEADERS, streamId, headers), frame(FrameType.DATA, dataFlags, streamId, body)]));
+  }
+
+  /** Resets the stream with RST_STREAM and the given HTTP/2 error code. */
+  resetStream(streamId: number, errorCode: number): void {
+    const payload = Buffer.alloc(4);
+    payload.writeUInt32BE(errorCode);
+    this.socket.write(frame(FrameType.RST_STREAM, 0, streamId, payload));
   }
 
   /** Acknowledges every PING received so far. */
