@@ -1,4 +1,6 @@
-import { create, fromBinary } from "@bufbuild/protobuf";
+import { once } from "node:events";
+import http2 from "node:http2";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { RetryInfoSchema } from "../gen/ts/google/rpc/error_details_pb.js";
@@ -110,6 +112,7 @@ describe("PubNub circuit breaker in the server", () => {
   });
 
   const REQUEST = create(IssueChatTokenRequestSchema, { userId: "u", channelId: "lobby", read: true });
+  const CHAT_PATH = "/red5.token.v1.TokenService/IssueChatToken";
 
   function retryDelayMs(error: ServiceError): number | undefined {
     const [bytes] = error.metadata.get("grpc-status-details-bin");
@@ -120,6 +123,24 @@ describe("PubNub circuit breaker in the server", () => {
     }
     const delay = fromBinary(RetryInfoSchema, detail.value).retryDelay;
     return Number(delay?.seconds ?? 0n) * 1000 + (delay?.nanos ?? 0) / 1_000_000;
+  }
+
+  /** Sends REQUEST over HTTP/2 with the given grpc-timeout and returns the status trailers. */
+  async function grpcStatusWithTimeout(server: Harness, grpcTimeout: string): Promise<{ status: unknown; message: unknown }> {
+    const session = http2.connect(server.server.url);
+    try {
+      const stream = session.request({ ":method": "POST", ":path": CHAT_PATH, "content-type": "application/grpc", te: "trailers", "grpc-timeout": grpcTimeout });
+      const body = toBinary(IssueChatTokenRequestSchema, REQUEST);
+      const envelope = Buffer.alloc(5 + body.length);
+      envelope.writeUInt32BE(body.length, 1);
+      envelope.set(body, 5);
+      stream.end(envelope);
+      stream.resume();
+      const [trailers] = (await once(stream, "trailers")) as [http2.IncomingHttpHeaders];
+      return { status: trailers["grpc-status"], message: trailers["grpc-message"] };
+    } finally {
+      session.close();
+    }
   }
 
   it("fails fast while PubNub keeps failing and recovers after", async () => {
@@ -173,6 +194,27 @@ describe("PubNub circuit breaker in the server", () => {
     expect((rejected as ServiceError).code).toBe(GrpcStatus.FAILED_PRECONDITION);
     expect((invalid as ServiceError).code).toBe(GrpcStatus.INVALID_ARGUMENT);
     expect(issued.token).not.toBe("");
+    client.client.close();
+  });
+
+  it("does not open on callers' deadlines", async () => {
+    harness = await startHarness({ pubnubBreakerFailures: 1 });
+    const client = createTokenServiceGrpcJs(harness.address);
+    // A first call compiles the server's code, which can take longer than the deadlines below.
+    await client.issueChatToken(REQUEST);
+    harness.emulator.latencyMs = 300;
+
+    const whileWaiting = await grpcStatusWithTimeout(harness, "50m");
+    const beforeAsking = await grpcStatusWithTimeout(harness, "1n");
+    harness.emulator.latencyMs = 0;
+    const issued = await client.issueChatToken(REQUEST);
+
+    expect(whileWaiting).toEqual({ status: "4", message: "the operation timed out" });
+    expect(beforeAsking).toEqual({ status: "4", message: "deadline exceeded before PubNub was asked" });
+    expect(issued.token).not.toBe("");
+    expect(harness.emulator.counters().requestsReceived).toBe(3);
+    expect(harness.logs.records().filter((record) => record.msg === "PubNub circuit breaker changed state")).toEqual([]);
+    expect(harness.logs.records().filter((record) => record.msg === "call failed at PubNub")).toEqual([]);
     client.client.close();
   });
 });

@@ -87,8 +87,8 @@ function envelope(message: Buffer, flags = 0, declaredLength = message.length): 
   return Buffer.concat([prefix, message]);
 }
 
-/** grpc-message of a passed deadline: from connect's deadline signal, or from the PubNub client. */
-const DEADLINE_MESSAGES = ["the operation timed out", "deadline exceeded while waiting for PubNub"];
+/** grpc-message of a passed deadline: from the call's deadline signal, or from a handler that starts late. */
+const DEADLINE_MESSAGES = ["the operation timed out", "deadline exceeded before PubNub was asked"];
 
 const chatRequest = encode(IssueChatTokenRequestSchema, { userId: "user-1", channelId: "room-1", read: true, write: true, ttlMinutes: 5 });
 const conferenceRequest = encode(IssueConferenceTokenRequestSchema, { userId: "user-1", roomId: "room-1", role: Role.PUBLISHER, expirationMinutes: 60 });
@@ -252,8 +252,8 @@ describe("unary gRPC on the direct path", () => {
       viaConnect.harness.emulator.latencyMs = 0;
     });
 
-    // Two timers race at the deadline on both paths: connect's deadline signal and the PubNub
-    // client's own timer, so the message and the log record may name either one.
+    // On a busy machine the handler may start after the 50 ms deadline, and then reports that
+    // PubNub was not asked, so each path may give either message.
     it("answers a passed deadline as connect-node does", async () => {
       const request: WireRequest = { name: "short deadline", path: CHAT, headers: { "grpc-timeout": "50m" }, body: envelope(chatRequest) };
       const logsBefore = [direct.harness.logs.lines.length, viaConnect.harness.logs.lines.length];

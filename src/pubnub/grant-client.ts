@@ -245,10 +245,14 @@ export class PubNubGrantClient {
     // One timer and one listener, both released when the attempt ends. AbortSignal.timeout and
     // AbortSignal.any would keep every attempt's signals alive until the timeout passed.
     let timedOut = false;
+    // When the caller's deadline bounds the attempt, the caller's signal aborts at that deadline
+    // too. This timer then waits a little longer, so that the signal, not a race between two
+    // timers, decides how a passed deadline is reported.
+    const graceMs = boundByDeadline && callerSignal !== undefined ? DEADLINE_GRACE_MS : 0;
     const timer = setTimeout(() => {
       timedOut = true;
       exchange.abort(new undiciErrors.RequestAbortedError("attempt timed out"));
-    }, Math.max(1, Math.ceil(timeoutMs)));
+    }, Math.max(1, Math.ceil(timeoutMs)) + graceMs);
     const onCallerAbort = () => exchange.abort(new undiciErrors.RequestAbortedError("call cancelled"));
     callerSignal?.addEventListener("abort", onCallerAbort);
 
@@ -323,13 +327,21 @@ function attemptOutcome(result: AttemptResult): string {
 }
 
 /**
+ * Time, in milliseconds, an attempt's own timer waits past the caller's deadline. It covers the
+ * millisecond rounding between the caller's deadline and this client's clock.
+ */
+const DEADLINE_GRACE_MS = 5;
+
+/**
  * Tells the breaker how a grant ended. Any response from PubNub, even a rejection, counts as a
- * success, because only a missing response means that PubNub is unavailable.
+ * success, because only a missing response means that PubNub is unavailable. A caller's deadline
+ * counts as neither: a caller with a short deadline says nothing about PubNub, and a PubNub that
+ * hangs shows as attempts that time out.
  */
 function recordOutcome(breaker: CircuitBreaker, error: unknown): void {
-  if (!(error instanceof GrantError) || error.kind === "cancelled") {
+  if (!(error instanceof GrantError) || error.kind === "cancelled" || error.kind === "deadline-exceeded") {
     breaker.recordAbandoned();
-  } else if (error.kind === "unavailable" || error.kind === "deadline-exceeded") {
+  } else if (error.kind === "unavailable") {
     breaker.recordFailure();
   } else {
     breaker.recordSuccess();

@@ -69,7 +69,9 @@ async function* logStreamEnd<T>(messages: AsyncIterable<T>, handlers: StreamEndH
 function logFailure(logger: Logger, record: object, startedAt: number, error: ConnectError): ConnectError {
   const failure = { ...record, code: Code[error.code], latencyMs: elapsedMs(startedAt) };
   const cause = error.cause;
-  if (error.code === Code.Canceled || (error.code === Code.DeadlineExceeded && !(cause instanceof GrantError && cause.kind === "deadline-exceeded"))) {
+  // A deadline that passed before PubNub was asked is the caller's, not a failure at PubNub.
+  const waitedForPubNub = cause instanceof GrantError && cause.kind === "deadline-exceeded" && cause.attempts > 0;
+  if (error.code === Code.Canceled || (error.code === Code.DeadlineExceeded && !waitedForPubNub)) {
     logger.info({ ...failure, reason: error.rawMessage }, "call ended by the caller");
   } else if (cause instanceof GrantError) {
     logger.warn({ ...failure, upstream: { kind: cause.kind, status: cause.status, attempts: cause.attempts, reason: cause.message } }, "call failed at PubNub");

@@ -66,6 +66,9 @@ export function toConnectError(error: unknown): ConnectError {
   if (error instanceof GrantError && error.retryAfterMs !== undefined) {
     return new ConnectError(`PubNub is unavailable; retry in ${error.retryAfterMs} ms`, Code.Unavailable, undefined, [retryInfo(error.retryAfterMs)], error);
   }
+  if (error instanceof GrantError && error.kind === "deadline-exceeded" && error.attempts === 0) {
+    return new ConnectError("deadline exceeded before PubNub was asked", Code.DeadlineExceeded, undefined, undefined, error);
+  }
   if (error instanceof GrantError) {
     const message =
       error.kind === "invalid" && error.upstreamMessage ? `${GRANT_ERROR_MESSAGES.invalid}: ${error.upstreamMessage}` : GRANT_ERROR_MESSAGES[error.kind];
