@@ -335,8 +335,8 @@ const DEADLINE_GRACE_MS = 5;
 /**
  * Tells the breaker how a grant ended. Any response from PubNub, even a rejection, counts as a
  * success, because only a missing response means that PubNub is unavailable. A caller's deadline
- * counts as neither: a caller with a short deadline says nothing about PubNub, and a PubNub that
- * hangs shows as attempts that time out.
+ * counts as neither, because a short deadline is no sign of PubNub's health. A PubNub that hangs
+ * shows as attempts that time out.
  */
 function recordOutcome(breaker: CircuitBreaker, error: unknown): void {
   if (!(error instanceof GrantError) || error.kind === "cancelled" || error.kind === "deadline-exceeded") {
