@@ -63,9 +63,9 @@ describe("listener", () => {
     expect(response).toMatch(/^HTTP\/1\.1 \d{3} /);
   });
 
-  it("cuts a stalled request body after the call budget", async () => {
+  it.each(["/red5.token.v1.TokenService/IssueChatToken", "/grpc.health.v1.Health/Check"])("cuts a stalled %s body after the call budget", async (path) => {
     const session = http2.connect(harness.server.url);
-    const stream = session.request({ ":method": "POST", ":path": "/red5.token.v1.TokenService/IssueChatToken", "content-type": "application/grpc" });
+    const stream = session.request({ ":method": "POST", ":path": path, "content-type": "application/grpc" });
     stream.on("error", () => undefined);
     stream.resume();
     stream.write(Buffer.from([0, 0, 0, 0, 50]));

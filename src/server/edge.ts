@@ -26,6 +26,8 @@ export interface EdgeOptions {
   readonly callBudgetMs: number;
   /** URL path prefix of the unary service, such as "/red5.token.v1.TokenService/". */
   readonly unaryPathPrefix: string;
+  /** Paths of other unary methods, such as "/grpc.health.v1.Health/Check", whose body must arrive within the budget too. */
+  readonly otherUnaryPaths?: readonly string[];
 }
 
 /** The wrapped handler and the contextValues function to give the request adapter. */
@@ -44,6 +46,7 @@ export interface Edge {
  */
 export function createEdge(options: EdgeOptions): Edge {
   const states = new WeakMap<NodeRequest, CallState>();
+  const otherUnaryPaths = new Set(options.otherUnaryPaths);
 
   return {
     contextValues: (request) => {
@@ -64,7 +67,8 @@ export function createEdge(options: EdgeOptions): Edge {
       applyDefaultDeadline(request, options);
       const status = watchGrpcStatus(response);
       endUnreadRequestAfterResponse(request, response, status);
-      if ((request.url ?? "").startsWith(options.unaryPathPrefix)) {
+      const url = request.url ?? "";
+      if (url.startsWith(options.unaryPathPrefix) || otherUnaryPaths.has(url)) {
         limitRequestTime(request, options.callBudgetMs);
       }
       response.once("close", () => {

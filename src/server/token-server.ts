@@ -171,6 +171,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     logger: options.logger,
     callBudgetMs: options.callBudgetMs,
     unaryPathPrefix: `/${TokenService.typeName}/`,
+    otherUnaryPaths: [`/${Health.typeName}/${Health.method.check.name}`],
   });
   const handler = edge.wrap(createNodeAdapter({
     routes,
