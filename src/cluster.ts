@@ -3,7 +3,7 @@ import { AggregatorRegistry, type Registry } from "prom-client";
 import type { Config } from "./config.js";
 import { startAdminServer, type AdminServer } from "./server/admin.js";
 import { HealthStatus, ServingStatus } from "./server/health.js";
-import type { Logger } from "./server/logger.js";
+import { exitAfterLogs, type Logger } from "./server/logger.js";
 
 /** First wait before a worker that exited unexpectedly is replaced; it doubles while workers keep failing to start. */
 const RESTART_DELAY_MS = 1000;
@@ -86,7 +86,7 @@ export async function startPrimary(config: Config, logger: Logger): Promise<Prim
     void stopWorkers().then(async (clean) => {
       await admin.close();
       logger.info({ clean }, "server stopped");
-      process.exit(clean ? 0 : 1);
+      exitAfterLogs(logger, clean ? 0 : 1);
     });
   };
   process.on("SIGTERM", stop);

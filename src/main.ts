@@ -11,7 +11,7 @@ import {
 import { startPubNubEmulator } from "./emulator/pubnub-emulator.js";
 import { createAuditLog } from "./auth/audit.js";
 import { createReloadQueue, fingerprintFiles, settingsNeedingRestart, watchFiles, type FileWatcher } from "./reload.js";
-import { createLogger, type Logger } from "./server/logger.js";
+import { createLogger, exitAfterLogs, type Logger } from "./server/logger.js";
 import { serveWorkerMetrics, startPrimary, WorkerStartError } from "./cluster.js";
 import { startAdminServer, type AdminServer } from "./server/admin.js";
 import { startTokenServer, type TokenServer } from "./server/token-server.js";
@@ -259,11 +259,11 @@ function stopOnSignals(logger: Logger, stop: () => Promise<void>): void {
     stop().then(
       () => {
         logger.info("server stopped");
-        process.exit(0);
+        exitAfterLogs(logger, 0);
       },
       (error: unknown) => {
         logger.error({ err: error }, "shutdown failed");
-        process.exit(1);
+        exitAfterLogs(logger, 1);
       },
     );
   };

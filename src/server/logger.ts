@@ -203,3 +203,22 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   const prototype: unknown = Object.getPrototypeOf(value);
   return prototype === Object.prototype || prototype === null;
 }
+
+/** Time, in milliseconds, exitAfterLogs waits for the log to drain before it exits anyway. */
+const LOG_DRAIN_MS = 2000;
+
+/**
+ * Exits the process with the given code once the logger's destination has written every record.
+ * pino writes standard output asynchronously, and a record still pending when process.exit runs
+ * can be lost.
+ */
+export function exitAfterLogs(logger: Logger, code: number): void {
+  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as Partial<NodeJS.WritableStream> | undefined;
+  setTimeout(() => process.exit(code), LOG_DRAIN_MS);
+  if (stream === undefined || typeof stream.end !== "function" || typeof stream.once !== "function") {
+    process.exit(code);
+  }
+  stream.once("close", () => process.exit(code));
+  stream.once("error", () => process.exit(code));
+  stream.end();
+}
