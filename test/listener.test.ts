@@ -76,6 +76,26 @@ describe("listener", () => {
     expect(stream.rstCode).toBe(http2.constants.NGHTTP2_CANCEL);
   });
 
+  it.each([
+    { path: "/red5.token.v1.TokenService/IssueChatToken", contentType: "application/grpc" },
+    { path: "/red5.token.v1.TokenService/IssueChatToken", contentType: "application/proto" },
+    { path: "/grpc.health.v1.Health/Check", contentType: "application/grpc" },
+  ])("rejects an :authority that is no URL host with 400 ($contentType $path)", async ({ path, contentType }) => {
+    const session = http2.connect(harness.server.url);
+    const stream = session.request({ ":method": "POST", ":path": path, ":authority": "[::1", "content-type": contentType });
+    stream.on("error", () => undefined);
+    stream.end(grpcFrame(new Uint8Array(0)));
+    const [headers] = (await once(stream, "response")) as [http2.IncomingHttpHeaders];
+    stream.resume();
+    await once(stream, "close");
+    session.close();
+
+    expect(headers[":status"]).toBe(400);
+    expect(recordsWith("request rejected: invalid :authority or Host header").at(-1)).toMatchObject({ authority: "[::1" });
+    const after = await rawGrpcCall("/grpc.health.v1.Health/Check", grpcFrame(new Uint8Array(0)));
+    expect(after.trailers["grpc-status"]).toBe("0");
+  });
+
   it("reports an undecodable message as INVALID_ARGUMENT and logs it", async () => {
     const invalidUtf8 = Buffer.from([0x0a, 0x02, 0xc3, 0x28, 0x12, 0x01, 0x63, 0x18, 0x01]);
 

@@ -110,6 +110,33 @@ export function createNodeAdapter(options: NodeAdapterOptions): (request: NodeRe
   };
 
   return (request, response) => {
+    try {
+      dispatch(request, response);
+    } catch (error) {
+      rejectRequest(request, response, error);
+    }
+  };
+
+  /**
+   * Answers a request that failed before any handler ran, so that one malformed request cannot
+   * end the process: 400 for an :authority or Host header that is no valid URL host (both paths
+   * build the call's URL from it), 500 for anything else.
+   */
+  function rejectRequest(request: NodeRequest, response: NodeResponse, error: unknown): void {
+    const invalidHost = (error as { code?: unknown }).code === "ERR_INVALID_URL";
+    const authority = "authority" in request ? request.authority : request.headers.host;
+    if (invalidHost) {
+      options.logger.info({ procedure: (request.url ?? "").slice(1, 200), authority: String(authority).slice(0, 200) }, "request rejected: invalid :authority or Host header");
+    } else {
+      options.logger.error({ err: error, procedure: (request.url ?? "").slice(1, 200) }, "request failed before reaching a handler");
+    }
+    if (!response.headersSent) {
+      response.writeHead(invalidHost ? 400 : 500);
+    }
+    response.end();
+  }
+
+  function dispatch(request: NodeRequest, response: NodeResponse): void {
     const path = (request.url ?? "").split("?", 2)[0] ?? "";
     const target = unaryTargets.get(path);
     if (target !== undefined && "stream" in request && request.stream !== undefined && request.method === "POST") {
@@ -126,7 +153,7 @@ export function createNodeAdapter(options: NodeAdapterOptions): (request: NodeRe
       return;
     }
     viaConnect(handler, request, response);
-  };
+  }
 
   /**
    * Serves a unary gRPC call. As in connect's handler, the call's context, and with it the
