@@ -197,6 +197,16 @@ describe("PubNub circuit breaker in the server", () => {
     client.client.close();
   });
 
+  it("opens when attempts time out before the caller's deadline", async () => {
+    harness = await startHarness({ pubnubBreakerFailures: 1, pubnubAttemptTimeoutMs: 200 });
+    harness.emulator.injectFaults({ kind: "hang" }, { kind: "hang" });
+
+    const ended = await grpcStatusWithTimeout(harness, "300m");
+
+    expect(ended.status).toBe("4");
+    expect(harness.logs.records().filter((record) => record.msg === "PubNub circuit breaker changed state").map((record) => record.circuit)).toEqual(["open"]);
+  });
+
   it("does not open on callers' deadlines", async () => {
     harness = await startHarness({ pubnubBreakerFailures: 1 });
     const client = createTokenServiceGrpcJs(harness.address);

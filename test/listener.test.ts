@@ -63,7 +63,7 @@ describe("listener", () => {
     expect(response).toMatch(/^HTTP\/1\.1 \d{3} /);
   });
 
-  it.each(["/red5.token.v1.TokenService/IssueChatToken", "/grpc.health.v1.Health/Check"])("cuts a stalled %s body after the call budget", async (path) => {
+  it.each(["/red5.token.v1.TokenService/IssueChatToken", "/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Check?probe=1"])("cuts a stalled %s body after the call budget", async (path) => {
     const session = http2.connect(harness.server.url);
     const stream = session.request({ ":method": "POST", ":path": path, "content-type": "application/grpc" });
     stream.on("error", () => undefined);

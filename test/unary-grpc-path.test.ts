@@ -102,6 +102,9 @@ const REQUESTS: readonly WireRequest[] = [
   { name: "gzip request", path: CHAT, headers: { "grpc-encoding": "gzip" }, body: envelope(gzipSync(chatRequest), 1) },
   { name: "unknown request encoding", path: CHAT, headers: { "grpc-encoding": "snappy" }, body: envelope(chatRequest, 1) },
   { name: "compressed flag without an encoding", path: CHAT, body: envelope(chatRequest, 1) },
+  { name: "flags byte 0x02", path: CHAT, body: envelope(chatRequest, 0x02) },
+  { name: "flags byte 0x80", path: CHAT, body: envelope(chatRequest, 0x80) },
+  { name: "flags byte 0x03", path: CHAT, body: envelope(chatRequest, 0x03) },
   { name: "deadline given", path: CHAT, headers: { "grpc-timeout": "3S" }, body: envelope(chatRequest) },
   { name: "malformed deadline", path: CHAT, headers: { "grpc-timeout": "soon" }, body: envelope(chatRequest) },
   { name: "invalid field", path: CHAT, body: envelope(encode(IssueChatTokenRequestSchema, { userId: "user-1", channelId: "a:b", read: true })) },
@@ -321,7 +324,7 @@ describe("unary gRPC on the direct path", () => {
     });
   });
 
-  it("counts the deadline from the headers, not from the body", async () => {
+  it.each([0, 0x80])("counts the deadline from the headers, not from the body (flags %i)", async (flags) => {
     const late = async (server: Server): Promise<WireResponse> => {
       const session = http2.connect(server.harness.server.url);
       session.on("error", () => undefined);
@@ -329,7 +332,7 @@ describe("unary gRPC on the direct path", () => {
       stream.on("error", () => undefined);
       const response = collect(stream);
       await new Promise((resolve) => setTimeout(resolve, 400));
-      stream.end(envelope(chatRequest));
+      stream.end(envelope(chatRequest, flags));
       try {
         return await response;
       } finally {

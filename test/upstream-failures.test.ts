@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { IssueChatTokenRequestSchema } from "../gen/ts/red5/token/v1/token_service_pb.js";
 import { createTokenServiceGrpcJs, type TokenServiceGrpcJs } from "./support/grpc-js-client.js";
@@ -161,6 +161,18 @@ describe("PubNub failures", () => {
     // the PubNub client's own timer waits a little past the deadline.
     expect(error.details).toBe("the operation timed out");
     expect(harness?.emulator.counters().requestsReceived).toBe(1);
+  });
+
+  it("bounds a gRPC call that carries only connect-timeout-ms by the server's budget", async () => {
+    const issue = await start({ callBudgetMs: 300 });
+    harness?.emulator.injectFaults({ kind: "hang" });
+    const metadata = new Metadata();
+    metadata.set("connect-timeout-ms", "60000");
+
+    const error = await failure(issue(REQUEST, { metadata }));
+
+    expect(error.code).toBe(GrpcStatus.DEADLINE_EXCEEDED);
+    expect(error.details).toBe("the operation timed out");
   });
 
   it("returns UNAVAILABLE when PubNub cannot be reached", async () => {

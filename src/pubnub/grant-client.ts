@@ -80,6 +80,8 @@ export class GrantError extends Error {
   readonly upstreamMessage: string | undefined;
   /** When the circuit breaker rejected the call: the time until it lets a call through, in milliseconds. */
   readonly retryAfterMs: number | undefined;
+  /** Attempts that failed at PubNub (5xx, 429, network error, attempt timeout) before the grant ended. */
+  readonly failedAttempts: number;
 
   constructor(readonly kind: GrantFailureKind, message: string, details: GrantErrorDetails) {
     super(message);
@@ -87,6 +89,7 @@ export class GrantError extends Error {
     this.attempts = details.attempts;
     this.upstreamMessage = details.upstreamMessage;
     this.retryAfterMs = details.retryAfterMs;
+    this.failedAttempts = details.failedAttempts ?? 0;
   }
 }
 
@@ -96,6 +99,7 @@ export interface GrantErrorDetails {
   readonly attempts: number;
   readonly upstreamMessage?: string | undefined;
   readonly retryAfterMs?: number | undefined;
+  readonly failedAttempts?: number | undefined;
 }
 
 /** Result of one HTTP exchange with PubNub. */
@@ -187,7 +191,23 @@ export class PubNubGrantClient {
     }
   }
 
+  /**
+   * Runs the attempts. A grant that the caller's deadline or cancellation ends after PubNub failed
+   * an attempt carries the count of failed attempts, so that the breaker counts it.
+   */
   private async grantWithRetries(request: GrantRequest, timeoutMs: number, signal?: AbortSignal): Promise<string> {
+    const failures = { count: 0 };
+    try {
+      return await this.attempts(request, timeoutMs, signal, failures);
+    } catch (error) {
+      if (error instanceof GrantError && failures.count > 0 && (error.kind === "deadline-exceeded" || error.kind === "cancelled")) {
+        throw new GrantError(error.kind, error.message, { status: error.status, attempts: error.attempts, failedAttempts: failures.count });
+      }
+      throw error;
+    }
+  }
+
+  private async attempts(request: GrantRequest, timeoutMs: number, signal: AbortSignal | undefined, failures: { count: number }): Promise<string> {
     const deadline = performance.now() + timeoutMs;
     const body = grantBody(request);
 
@@ -212,6 +232,7 @@ export class PubNubGrantClient {
           upstreamMessage: result.upstreamMessage,
         });
       }
+      failures.count++;
       if (attempt >= this.maxAttempts) {
         throw new GrantError("unavailable", `PubNub failed ${attempt} times, last: ${result.reason}`, { status: result.status, attempts: attempt });
       }
@@ -334,14 +355,15 @@ const DEADLINE_GRACE_MS = 5;
 
 /**
  * Tells the breaker how a grant ended. Any response from PubNub, even a rejection, counts as a
- * success, because only a missing response means that PubNub is unavailable. A caller's deadline
- * counts as neither, because a short deadline is no sign of PubNub's health. A PubNub that hangs
- * shows as attempts that time out.
+ * success, because only a missing response means that PubNub is unavailable. A grant the caller's
+ * deadline or cancellation ended counts as a failure only if PubNub had failed an attempt
+ * first, because a short deadline alone is no sign of PubNub's health.
  */
 function recordOutcome(breaker: CircuitBreaker, error: unknown): void {
-  if (!(error instanceof GrantError) || error.kind === "cancelled" || error.kind === "deadline-exceeded") {
+  const endedByCaller = error instanceof GrantError && (error.kind === "cancelled" || error.kind === "deadline-exceeded");
+  if (!(error instanceof GrantError) || (endedByCaller && error.failedAttempts === 0)) {
     breaker.recordAbandoned();
-  } else if (error.kind === "unavailable") {
+  } else if (error.kind === "unavailable" || endedByCaller) {
     breaker.recordFailure();
   } else {
     breaker.recordSuccess();

@@ -67,8 +67,8 @@ export function createEdge(options: EdgeOptions): Edge {
       applyDefaultDeadline(request, options);
       const status = watchGrpcStatus(response);
       endUnreadRequestAfterResponse(request, response, status);
-      const url = request.url ?? "";
-      if (url.startsWith(options.unaryPathPrefix) || otherUnaryPaths.has(url)) {
+      const path = (request.url ?? "").split("?", 1)[0] ?? "";
+      if (path.startsWith(options.unaryPathPrefix) || otherUnaryPaths.has(path)) {
         limitRequestTime(request, options.callBudgetMs);
       }
       response.once("close", () => {
@@ -126,13 +126,12 @@ function applyDefaultDeadline(request: NodeRequest, options: EdgeOptions): void 
   if (!(request.url ?? "").startsWith(options.unaryPathPrefix)) {
     return;
   }
-  if (headers["grpc-timeout"] !== undefined || headers["connect-timeout-ms"] !== undefined) {
-    return;
-  }
-  const contentType = headers["content-type"] ?? "";
-  if (contentType.startsWith("application/grpc")) {
+  // Each protocol reads only its own deadline header, so a gRPC call with connect-timeout-ms
+  // still has no deadline, and the reverse.
+  const grpc = (headers["content-type"] ?? "").startsWith("application/grpc");
+  if (grpc && headers["grpc-timeout"] === undefined) {
     headers["grpc-timeout"] = `${options.callBudgetMs}m`;
-  } else {
+  } else if (!grpc && headers["connect-timeout-ms"] === undefined) {
     headers["connect-timeout-ms"] = String(options.callBudgetMs);
   }
 }

@@ -299,7 +299,8 @@ function readUnaryBody(
     received += chunk.byteLength;
     if (declared < 0 && received >= PREFIX_BYTES) {
       const prefix = chunks.length === 1 ? chunk : Buffer.concat(chunks);
-      declared = prefix[0] === 0 ? prefix.readUInt32BE(1) : Number.POSITIVE_INFINITY;
+      // Like connect, only the lowest bit of the flags byte means compression; the others are ignored.
+      declared = ((prefix[0] ?? 0) & 1) === 0 ? prefix.readUInt32BE(1) : Number.POSITIVE_INFINITY;
     }
     // A larger message, a compressed one (declared is then infinite) or bytes beyond the first
     // message: connect's handler reports each of them.
