@@ -96,6 +96,26 @@ describe("listener", () => {
     expect(after.trailers["grpc-status"]).toBe("0");
   });
 
+  it("closes a rejected stream whose client is still sending", async () => {
+    const session = http2.connect(harness.server.url);
+    session.on("error", () => undefined);
+    const stream = session.request({ ":method": "POST", ":path": "/red5.token.v1.TokenService/IssueChatToken", "content-type": "application/grpc", "grpc-encoding": "gzip" });
+    stream.on("error", () => undefined);
+    const logged = recordsWith("call rejected before reaching the service").length;
+    // A first message that is not gzip, then more than the 64 KiB flow-control window.
+    stream.write(grpcFrame(new Uint8Array([1, 2, 3])));
+    for (let index = 0; index < 8; index++) {
+      stream.write(grpcFrame(new Uint8Array(16_000)));
+    }
+    stream.end();
+    const [trailers] = (await once(stream, "trailers")) as [http2.IncomingHttpHeaders];
+
+    expect(trailers["grpc-status"]).not.toBe("0");
+    // The edge logs the call once the server's stream has closed.
+    await expect.poll(() => recordsWith("call rejected before reaching the service").length, { timeout: 5000 }).toBe(logged + 1);
+    session.destroy();
+  });
+
   it("reports an undecodable message as INVALID_ARGUMENT and logs it", async () => {
     const invalidUtf8 = Buffer.from([0x0a, 0x02, 0xc3, 0x28, 0x12, 0x01, 0x63, 0x18, 0x01]);
 

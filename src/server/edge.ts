@@ -136,6 +136,9 @@ function applyDefaultDeadline(request: NodeRequest, options: EdgeOptions): void 
   }
 }
 
+/** Time, in milliseconds, a finished response's stream gets to close before it is destroyed. */
+const RESET_GRACE_MS = 1000;
+
 /** Trailer state of one response. */
 interface TrailerState {
   trailersAdded: boolean;
@@ -201,6 +204,15 @@ function endUnreadRequestAfterResponse(request: NodeRequest, response: NodeRespo
     const clientStillSending = stream.state.state !== http2.constants.NGHTTP2_STREAM_STATE_HALF_CLOSED_REMOTE;
     if (unread() && clientStillSending) {
       stream.close(http2.constants.NGHTTP2_NO_ERROR);
+      // Node.js sends a NO_ERROR reset only once the stream's writable side has finished, which
+      // does not happen when the request side failed first (connect-node rejecting a body it could
+      // not read). The stream, and with it the socket, would then stay open until the client went
+      // away, so it is destroyed after a grace that lets the trailers reach the client first.
+      setTimeout(() => {
+        if (!stream.destroyed) {
+          stream.destroy();
+        }
+      }, RESET_GRACE_MS).unref();
     }
   };
   // Node.js sends the trailers from its own "wantTrailers" listener, after the writable side
