@@ -383,6 +383,8 @@ export function grantBody(request: GrantRequest): string {
   );
 }
 
+// NOTE: the caller's deadline reaches this client through the signal too, so a grant ended by it
+// counts with cause "cancelled" in token_service_pubnub_grant_failures_total.
 function throwIfCancelled(signal: AbortSignal | undefined, attempt: number): void {
   if (signal?.aborted) {
     throw new GrantError("cancelled", "the call was cancelled", { attempts: attempt });
