@@ -301,6 +301,7 @@ describe("unary gRPC on the direct path", () => {
 
     const endings: { name: string; end: (client: RawHttp2Client) => void }[] = [
       { name: "reset with CANCEL", end: (client) => client.resetStream(1, http2.constants.NGHTTP2_CANCEL) },
+      { name: "reset with NO_ERROR", end: (client) => client.resetStream(1, http2.constants.NGHTTP2_NO_ERROR) },
       { name: "connection closed", end: (client) => client.close() },
     ];
 

@@ -317,6 +317,11 @@ function readUnaryBody(
     if (finished) {
       return;
     }
+    // A reset with NO_ERROR ends the body as END_STREAM does, but the stream is closed already.
+    if (request.stream.closed) {
+      onClose();
+      return;
+    }
     const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
     finish(declared >= 0 && received === PREFIX_BYTES + declared ? body.subarray(PREFIX_BYTES) : undefined);
   };
