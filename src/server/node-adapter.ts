@@ -118,7 +118,7 @@ export function createNodeAdapter(options: NodeAdapterOptions): (request: NodeRe
   };
 
   /**
-   * Answers a request that failed before any handler ran, so that one malformed request cannot
+   * Responds to a request that failed before any handler ran, so that one malformed request cannot
    * end the process: 400 for an :authority or Host header that is no valid URL host (both paths
    * build the call's URL from it), 500 for anything else.
    */
