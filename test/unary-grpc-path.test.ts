@@ -153,6 +153,16 @@ async function send(server: Server, request: WireRequest): Promise<WireResponse>
   }
 }
 
+/** Makes both emulators answer after delayMs during the tests of the enclosing describe. */
+function answerPubNubAfter(delayMs: number): void {
+  const setLatency = (value: number) => {
+    direct.harness.emulator.latencyMs = value;
+    viaConnect.harness.emulator.latencyMs = value;
+  };
+  beforeAll(() => setLatency(delayMs));
+  afterAll(() => setLatency(0));
+}
+
 /** Line counts of both servers' logs and audit records, and their emulators' grants. */
 interface Snapshot {
   readonly logs: readonly [number, number];
@@ -246,14 +256,7 @@ describe("unary gRPC on the direct path", () => {
   });
 
   describe("with PubNub answering after 300 ms", () => {
-    beforeAll(() => {
-      direct.harness.emulator.latencyMs = 300;
-      viaConnect.harness.emulator.latencyMs = 300;
-    });
-    afterAll(() => {
-      direct.harness.emulator.latencyMs = 0;
-      viaConnect.harness.emulator.latencyMs = 0;
-    });
+    answerPubNubAfter(300);
 
     // On a busy machine the handler may start after the 50 ms deadline, and then reports that
     // PubNub was not asked, so each path may give either message.
@@ -290,14 +293,7 @@ describe("unary gRPC on the direct path", () => {
   });
 
   describe("calls the client abandons", () => {
-    beforeAll(() => {
-      direct.harness.emulator.latencyMs = 300;
-      viaConnect.harness.emulator.latencyMs = 300;
-    });
-    afterAll(() => {
-      direct.harness.emulator.latencyMs = 0;
-      viaConnect.harness.emulator.latencyMs = 0;
-    });
+    answerPubNubAfter(300);
 
     const endings: { name: string; end: (client: RawHttp2Client) => void }[] = [
       { name: "reset with CANCEL", end: (client) => client.resetStream(1, http2.constants.NGHTTP2_CANCEL) },
