@@ -153,7 +153,7 @@ async function send(server: Server, request: WireRequest): Promise<WireResponse>
   }
 }
 
-/** Makes both emulators answer after delayMs during the tests of the enclosing describe. */
+/** Sets both emulators to respond after delayMs during the tests of the enclosing describe. */
 function answerPubNubAfter(delayMs: number): void {
   const setLatency = (value: number) => {
     direct.harness.emulator.latencyMs = value;

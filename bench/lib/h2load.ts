@@ -49,7 +49,7 @@ export function h2loadVersion(): string {
   return result.stdout.trim();
 }
 
-/** Runs h2load with one thread, on the load generator's core unless told otherwise, and returns its results. */
+/** Runs h2load with one thread, on the load generator's core unless options.cores names others, and returns its results. */
 export async function runH2load(options: H2loadOptions): Promise<H2loadResult> {
   const args = [
     "--threads=1",

@@ -119,8 +119,8 @@ export function createNodeAdapter(options: NodeAdapterOptions): (request: NodeRe
 
   /**
    * Responds to a request that failed before any handler ran, so that one malformed request cannot
-   * end the process: 400 for an :authority or Host header that is no valid URL host (both paths
-   * build the call's URL from it), 500 for anything else.
+   * end the process. An :authority or Host header that is no valid URL host gets 400, because both
+   * paths build the call's URL from it. Anything else gets 500.
    */
   function rejectRequest(request: NodeRequest, response: NodeResponse, error: unknown): void {
     const invalidHost = (error as { code?: unknown }).code === "ERR_INVALID_URL";
