@@ -10,6 +10,7 @@ import { CircuitBreaker } from "../src/pubnub/circuit-breaker.js";
 import { ServingStatus } from "../src/server/health.js";
 import { createTokenServiceGrpcJs } from "./support/grpc-js-client.js";
 import { FROZEN_MS, startHarness, type Harness } from "./support/harness.js";
+import { grpcEnvelope } from "./support/raw-http2.js";
 
 describe("CircuitBreaker", () => {
   function breakerAt(clock: { now: number }, failureThreshold = 3) {
@@ -130,11 +131,7 @@ describe("PubNub circuit breaker in the server", () => {
     const session = http2.connect(server.server.url);
     try {
       const stream = session.request({ ":method": "POST", ":path": CHAT_PATH, "content-type": "application/grpc", te: "trailers", "grpc-timeout": grpcTimeout });
-      const body = toBinary(IssueChatTokenRequestSchema, REQUEST);
-      const envelope = Buffer.alloc(5 + body.length);
-      envelope.writeUInt32BE(body.length, 1);
-      envelope.set(body, 5);
-      stream.end(envelope);
+      stream.end(grpcEnvelope(toBinary(IssueChatTokenRequestSchema, REQUEST)));
       stream.resume();
       const [trailers] = (await once(stream, "trailers")) as [http2.IncomingHttpHeaders];
       return { status: trailers["grpc-status"], message: trailers["grpc-message"] };

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IssueChatTokenRequestSchema } from "../gen/ts/red5/token/v1/token_service_pb.js";
 import { createTokenServiceGrpcJs } from "./support/grpc-js-client.js";
 import { startHarness, type Harness } from "./support/harness.js";
+import { grpcEnvelope } from "./support/raw-http2.js";
 
 let harness: Harness;
 
@@ -16,13 +17,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await harness.close();
 });
-
-/** Frames a protobuf message as one gRPC length-prefixed message. */
-function grpcFrame(message: Uint8Array): Buffer {
-  const header = Buffer.alloc(5);
-  header.writeUInt32BE(message.length, 1);
-  return Buffer.concat([header, message]);
-}
 
 /** Sends one raw gRPC request over HTTP/2 and returns its response headers and trailers. */
 async function rawGrpcCall(path: string, body: Buffer, endStream = true) {
@@ -84,7 +78,7 @@ describe("listener", () => {
     const session = http2.connect(harness.server.url);
     const stream = session.request({ ":method": "POST", ":path": path, ":authority": "[::1", "content-type": contentType });
     stream.on("error", () => undefined);
-    stream.end(grpcFrame(new Uint8Array(0)));
+    stream.end(grpcEnvelope(new Uint8Array(0)));
     const [headers] = (await once(stream, "response")) as [http2.IncomingHttpHeaders];
     stream.resume();
     await once(stream, "close");
@@ -92,7 +86,7 @@ describe("listener", () => {
 
     expect(headers[":status"]).toBe(400);
     expect(recordsWith("request rejected: invalid :authority or Host header").at(-1)).toMatchObject({ authority: "[::1" });
-    const after = await rawGrpcCall("/grpc.health.v1.Health/Check", grpcFrame(new Uint8Array(0)));
+    const after = await rawGrpcCall("/grpc.health.v1.Health/Check", grpcEnvelope(new Uint8Array(0)));
     expect(after.trailers["grpc-status"]).toBe("0");
   });
 
@@ -103,9 +97,9 @@ describe("listener", () => {
     stream.on("error", () => undefined);
     const logged = recordsWith("call rejected before reaching the service").length;
     // A first message that is not gzip, then more than the 64 KiB flow-control window.
-    stream.write(grpcFrame(new Uint8Array([1, 2, 3])));
+    stream.write(grpcEnvelope(new Uint8Array([1, 2, 3])));
     for (let index = 0; index < 8; index++) {
-      stream.write(grpcFrame(new Uint8Array(16_000)));
+      stream.write(grpcEnvelope(new Uint8Array(16_000)));
     }
     stream.end();
     const [trailers] = (await once(stream, "trailers")) as [http2.IncomingHttpHeaders];
@@ -119,7 +113,7 @@ describe("listener", () => {
   it("reports an undecodable message as INVALID_ARGUMENT and logs it", async () => {
     const invalidUtf8 = Buffer.from([0x0a, 0x02, 0xc3, 0x28, 0x12, 0x01, 0x63, 0x18, 0x01]);
 
-    const result = await rawGrpcCall("/red5.token.v1.TokenService/IssueChatToken", grpcFrame(invalidUtf8));
+    const result = await rawGrpcCall("/red5.token.v1.TokenService/IssueChatToken", grpcEnvelope(invalidUtf8));
 
     const status = result.trailers["grpc-status"] ?? result.headers["grpc-status"];
     const message = String(result.trailers["grpc-message"] ?? result.headers["grpc-message"]);
@@ -131,7 +125,7 @@ describe("listener", () => {
   it("resets an oversized request it will not read", async () => {
     const large = create(IssueChatTokenRequestSchema, { userId: "u".repeat(70_000), channelId: "c", read: true });
 
-    const result = await rawGrpcCall("/red5.token.v1.TokenService/IssueChatToken", grpcFrame(toBinary(IssueChatTokenRequestSchema, large)), false);
+    const result = await rawGrpcCall("/red5.token.v1.TokenService/IssueChatToken", grpcEnvelope(toBinary(IssueChatTokenRequestSchema, large)), false);
 
     expect(result.trailers["grpc-status"] ?? result.headers["grpc-status"]).toBe("8");
     expect(result.rstCode).toBe(http2.constants.NGHTTP2_NO_ERROR);
@@ -160,7 +154,7 @@ describe("maximum connection age", () => {
     const session = http2.connect(aged.server.url);
     const goaway = once(session, "goaway") as Promise<[number, number]>;
 
-    const body = grpcFrame(toBinary(IssueChatTokenRequestSchema, create(IssueChatTokenRequestSchema, { userId: "u", channelId: "c", read: true })));
+    const body = grpcEnvelope(toBinary(IssueChatTokenRequestSchema, create(IssueChatTokenRequestSchema, { userId: "u", channelId: "c", read: true })));
     const stream = session.request({ ":method": "POST", ":path": "/red5.token.v1.TokenService/IssueChatToken", "content-type": "application/grpc", te: "trailers" });
     let trailers: http2.IncomingHttpHeaders = {};
     stream.on("trailers", (received) => (trailers = received));
@@ -183,7 +177,7 @@ describe("maximum connection age", () => {
     let goaway = false;
     session.on("goaway", () => (goaway = true));
 
-    await rawGrpcCall("/grpc.health.v1.Health/Check", grpcFrame(new Uint8Array()));
+    await rawGrpcCall("/grpc.health.v1.Health/Check", grpcEnvelope(new Uint8Array()));
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const open = !session.closed && !session.destroyed;
     session.close();

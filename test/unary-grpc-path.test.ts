@@ -8,7 +8,7 @@ import { generateApiKey, type GeneratedApiKey } from "../src/auth/api-keys.js";
 import { createAuditLog } from "../src/auth/audit.js";
 import { parseCallers } from "../src/auth/callers.js";
 import { LogCapture, startHarness, type Harness } from "./support/harness.js";
-import { RawHttp2Client } from "./support/raw-http2.js";
+import { grpcEnvelope, RawHttp2Client } from "./support/raw-http2.js";
 
 /**
  * The direct path for unary gRPC calls must behave exactly as connect-node's own path. Two servers
@@ -79,13 +79,6 @@ function encode<Desc extends DescMessage>(schema: Desc, init: MessageInitShape<D
   return Buffer.from(toBinary(schema, create(schema, init)));
 }
 
-/** Wraps a message in the gRPC envelope: a flags byte, the 32-bit length, then the bytes. */
-function envelope(message: Buffer, flags = 0, declaredLength = message.length): Buffer {
-  const prefix = Buffer.alloc(5);
-  prefix[0] = flags;
-  prefix.writeUInt32BE(declaredLength, 1);
-  return Buffer.concat([prefix, message]);
-}
 
 /** grpc-message of a passed deadline: from the call's deadline signal, or from a handler that starts late. */
 const DEADLINE_MESSAGES = ["the operation timed out", "deadline exceeded before PubNub was asked"];
@@ -94,38 +87,38 @@ const chatRequest = encode(IssueChatTokenRequestSchema, { userId: "user-1", chan
 const conferenceRequest = encode(IssueConferenceTokenRequestSchema, { userId: "user-1", roomId: "room-1", role: Role.PUBLISHER, expirationMinutes: 60 });
 
 const REQUESTS: readonly WireRequest[] = [
-  { name: "chat token", path: CHAT, body: envelope(chatRequest) },
-  { name: "conference token", path: CONFERENCE, body: envelope(conferenceRequest) },
-  { name: "content type application/grpc+proto", path: CHAT, headers: { "content-type": "application/grpc+proto" }, body: envelope(chatRequest) },
-  { name: "response compression accepted", path: CONFERENCE, headers: { "grpc-accept-encoding": "gzip" }, body: envelope(conferenceRequest) },
-  { name: "unsupported accepted encodings only", path: CHAT, headers: { "grpc-accept-encoding": "snappy, zstd" }, body: envelope(chatRequest) },
-  { name: "gzip request", path: CHAT, headers: { "grpc-encoding": "gzip" }, body: envelope(gzipSync(chatRequest), 1) },
-  { name: "unknown request encoding", path: CHAT, headers: { "grpc-encoding": "snappy" }, body: envelope(chatRequest, 1) },
-  { name: "compressed flag without an encoding", path: CHAT, body: envelope(chatRequest, 1) },
-  { name: "flags byte 0x02", path: CHAT, body: envelope(chatRequest, 0x02) },
-  { name: "flags byte 0x80", path: CHAT, body: envelope(chatRequest, 0x80) },
-  { name: "flags byte 0x03", path: CHAT, body: envelope(chatRequest, 0x03) },
-  { name: "deadline given", path: CHAT, headers: { "grpc-timeout": "3S" }, body: envelope(chatRequest) },
-  { name: "malformed deadline", path: CHAT, headers: { "grpc-timeout": "soon" }, body: envelope(chatRequest) },
-  { name: "invalid field", path: CHAT, body: envelope(encode(IssueChatTokenRequestSchema, { userId: "user-1", channelId: "a:b", read: true })) },
-  { name: "no permission requested", path: CHAT, body: envelope(encode(IssueChatTokenRequestSchema, { userId: "user-1", channelId: "room-1" })) },
-  { name: "denied by policy", path: CONFERENCE, body: envelope(encode(IssueConferenceTokenRequestSchema, { userId: "user-1", roomId: "other-1", role: Role.ADMIN })) },
-  { name: "lifetime above the caller's maximum", path: CONFERENCE, body: envelope(encode(IssueConferenceTokenRequestSchema, { userId: "user-1", roomId: "room-1", role: Role.PUBLISHER, expirationMinutes: 600 })) },
-  { name: "no API key", path: CHAT, body: envelope(chatRequest), authenticated: false },
-  { name: "not protobuf", path: CHAT, body: envelope(Buffer.from([0x0a, 0xff, 0x01])) },
+  { name: "chat token", path: CHAT, body: grpcEnvelope(chatRequest) },
+  { name: "conference token", path: CONFERENCE, body: grpcEnvelope(conferenceRequest) },
+  { name: "content type application/grpc+proto", path: CHAT, headers: { "content-type": "application/grpc+proto" }, body: grpcEnvelope(chatRequest) },
+  { name: "response compression accepted", path: CONFERENCE, headers: { "grpc-accept-encoding": "gzip" }, body: grpcEnvelope(conferenceRequest) },
+  { name: "unsupported accepted encodings only", path: CHAT, headers: { "grpc-accept-encoding": "snappy, zstd" }, body: grpcEnvelope(chatRequest) },
+  { name: "gzip request", path: CHAT, headers: { "grpc-encoding": "gzip" }, body: grpcEnvelope(gzipSync(chatRequest), 1) },
+  { name: "unknown request encoding", path: CHAT, headers: { "grpc-encoding": "snappy" }, body: grpcEnvelope(chatRequest, 1) },
+  { name: "compressed flag without an encoding", path: CHAT, body: grpcEnvelope(chatRequest, 1) },
+  { name: "flags byte 0x02", path: CHAT, body: grpcEnvelope(chatRequest, 0x02) },
+  { name: "flags byte 0x80", path: CHAT, body: grpcEnvelope(chatRequest, 0x80) },
+  { name: "flags byte 0x03", path: CHAT, body: grpcEnvelope(chatRequest, 0x03) },
+  { name: "deadline given", path: CHAT, headers: { "grpc-timeout": "3S" }, body: grpcEnvelope(chatRequest) },
+  { name: "malformed deadline", path: CHAT, headers: { "grpc-timeout": "soon" }, body: grpcEnvelope(chatRequest) },
+  { name: "invalid field", path: CHAT, body: grpcEnvelope(encode(IssueChatTokenRequestSchema, { userId: "user-1", channelId: "a:b", read: true })) },
+  { name: "no permission requested", path: CHAT, body: grpcEnvelope(encode(IssueChatTokenRequestSchema, { userId: "user-1", channelId: "room-1" })) },
+  { name: "denied by policy", path: CONFERENCE, body: grpcEnvelope(encode(IssueConferenceTokenRequestSchema, { userId: "user-1", roomId: "other-1", role: Role.ADMIN })) },
+  { name: "lifetime above the caller's maximum", path: CONFERENCE, body: grpcEnvelope(encode(IssueConferenceTokenRequestSchema, { userId: "user-1", roomId: "room-1", role: Role.PUBLISHER, expirationMinutes: 600 })) },
+  { name: "no API key", path: CHAT, body: grpcEnvelope(chatRequest), authenticated: false },
+  { name: "not protobuf", path: CHAT, body: grpcEnvelope(Buffer.from([0x0a, 0xff, 0x01])) },
   { name: "empty body", path: CHAT, body: Buffer.alloc(0) },
   { name: "incomplete prefix", path: CHAT, body: Buffer.from([0, 0, 0]) },
-  { name: "incomplete message", path: CHAT, body: envelope(chatRequest).subarray(0, 12) },
-  { name: "two messages", path: CHAT, body: Buffer.concat([envelope(chatRequest), envelope(chatRequest)]) },
-  { name: "trailing bytes", path: CHAT, body: Buffer.concat([envelope(chatRequest), Buffer.from([1, 2])]) },
-  { name: "declared length above the limit", path: CHAT, body: envelope(Buffer.alloc(16), 0, 1_000_000) },
-  { name: "message above the limit", path: CHAT, body: envelope(encode(IssueChatTokenRequestSchema, { userId: "u".repeat(20_000), channelId: "room-1", read: true })) },
-  { name: "JSON over gRPC", path: CHAT, headers: { "content-type": "application/grpc+json" }, body: envelope(Buffer.from('{"userId":"user-1","channelId":"room-1","read":true}')) },
-  { name: "unknown content type", path: CHAT, headers: { "content-type": "application/grpc+thrift" }, body: envelope(chatRequest) },
+  { name: "incomplete message", path: CHAT, body: grpcEnvelope(chatRequest).subarray(0, 12) },
+  { name: "two messages", path: CHAT, body: Buffer.concat([grpcEnvelope(chatRequest), grpcEnvelope(chatRequest)]) },
+  { name: "trailing bytes", path: CHAT, body: Buffer.concat([grpcEnvelope(chatRequest), Buffer.from([1, 2])]) },
+  { name: "declared length above the limit", path: CHAT, body: grpcEnvelope(Buffer.alloc(16), 0, 1_000_000) },
+  { name: "message above the limit", path: CHAT, body: grpcEnvelope(encode(IssueChatTokenRequestSchema, { userId: "u".repeat(20_000), channelId: "room-1", read: true })) },
+  { name: "JSON over gRPC", path: CHAT, headers: { "content-type": "application/grpc+json" }, body: grpcEnvelope(Buffer.from('{"userId":"user-1","channelId":"room-1","read":true}')) },
+  { name: "unknown content type", path: CHAT, headers: { "content-type": "application/grpc+thrift" }, body: grpcEnvelope(chatRequest) },
   { name: "GET", path: CHAT, headers: { ":method": "GET" }, body: Buffer.alloc(0) },
-  { name: "health of the server", path: HEALTH_CHECK, body: envelope(encode(HealthCheckRequestSchema, {})), authenticated: false },
-  { name: "health of an unknown service", path: HEALTH_CHECK, body: envelope(encode(HealthCheckRequestSchema, { service: "nope.Service" })), authenticated: false },
-  { name: "unknown method", path: "/red5.token.v1.TokenService/IssueNothing", body: envelope(chatRequest) },
+  { name: "health of the server", path: HEALTH_CHECK, body: grpcEnvelope(encode(HealthCheckRequestSchema, {})), authenticated: false },
+  { name: "health of an unknown service", path: HEALTH_CHECK, body: grpcEnvelope(encode(HealthCheckRequestSchema, { service: "nope.Service" })), authenticated: false },
+  { name: "unknown method", path: "/red5.token.v1.TokenService/IssueNothing", body: grpcEnvelope(chatRequest) },
 ];
 
 /** Sends one request on a new HTTP/2 connection and collects everything the client receives. */
@@ -222,7 +215,7 @@ async function cancelAfter(server: Server, delayMs: number): Promise<void> {
   session.on("error", () => undefined);
   const stream = session.request({ ":method": "POST", ":path": CHAT, "content-type": "application/grpc", te: "trailers", authorization: `Bearer ${key.key}` });
   stream.on("error", () => undefined);
-  stream.end(envelope(chatRequest));
+  stream.end(grpcEnvelope(chatRequest));
   await new Promise((resolve) => setTimeout(resolve, delayMs));
   stream.close(http2.constants.NGHTTP2_CANCEL);
   await new Promise((resolve) => stream.once("close", resolve));
@@ -261,7 +254,7 @@ describe("unary gRPC on the direct path", () => {
     // On a busy machine the handler may start after the 50 ms deadline, and then reports that
     // PubNub was not asked, so each path may give either message.
     it("answers a passed deadline as connect-node does", async () => {
-      const request: WireRequest = { name: "short deadline", path: CHAT, headers: { "grpc-timeout": "50m" }, body: envelope(chatRequest) };
+      const request: WireRequest = { name: "short deadline", path: CHAT, headers: { "grpc-timeout": "50m" }, body: grpcEnvelope(chatRequest) };
       const logsBefore = [direct.harness.logs.lines.length, viaConnect.harness.logs.lines.length];
 
       const [expected, actual] = await Promise.all([send(viaConnect, request), send(direct, request)]);
@@ -321,7 +314,7 @@ describe("unary gRPC on the direct path", () => {
     });
   });
 
-  it.each([0, 0x80])("counts the deadline from the headers, not from the body (flags %i)", async (flags) => {
+  it.each([0, 0x80])("starts the deadline at the headers (flags %i)", async (flags) => {
     const late = async (server: Server): Promise<WireResponse> => {
       const session = http2.connect(server.harness.server.url);
       session.on("error", () => undefined);
@@ -329,7 +322,7 @@ describe("unary gRPC on the direct path", () => {
       stream.on("error", () => undefined);
       const response = collect(stream);
       await new Promise((resolve) => setTimeout(resolve, 400));
-      stream.end(envelope(chatRequest, flags));
+      stream.end(grpcEnvelope(chatRequest, flags));
       try {
         return await response;
       } finally {
@@ -354,7 +347,7 @@ describe("unary gRPC on the direct path", () => {
       session.on("error", () => undefined);
       const stream = session.request({ ":method": "POST", ":path": CHAT, "content-type": "application/grpc", te: "trailers", authorization: `Bearer ${key.key}` });
       stream.on("error", () => undefined);
-      stream.write(envelope(chatRequest).subarray(0, 3));
+      stream.write(grpcEnvelope(chatRequest).subarray(0, 3));
       await new Promise((resolve) => stream.once("close", resolve));
       session.close();
       return stream.rstCode;

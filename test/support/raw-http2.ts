@@ -84,9 +84,7 @@ export class RawHttp2Client {
       literalHeader("te", "trailers"),
       ...Object.entries(options.headers ?? {}).map(([name, value]) => literalHeader(name, value)),
     ]);
-    const body = Buffer.alloc(5 + message.length);
-    body.writeUInt32BE(message.length, 1);
-    body.set(message, 5);
+    const body = grpcEnvelope(message);
     const preface = options.withPreface === true ? PREFACE_AND_SETTINGS : Buffer.alloc(0);
     const dataFlags = options.endStream === false ? 0 : FLAG_END_STREAM;
     this.socket.write(Buffer.concat([preface, frame(FrameType.HEADERS, FLAG_END_HEADERS, streamId, headers), frame(FrameType.DATA, dataFlags, streamId, body)]));
@@ -166,6 +164,17 @@ export class RawHttp2Client {
 /** Returns the last stream id of a GOAWAY frame. */
 export function goawayLastStreamId(goaway: Frame): number {
   return goaway.payload.readUInt32BE(0) & 0x7fffffff;
+}
+
+/**
+ * Wraps a message in the gRPC envelope: a flags byte, a 32-bit length (declaredLength, which a
+ * test may set to something else than the message's length), then the message.
+ */
+export function grpcEnvelope(message: Uint8Array, flags = 0, declaredLength = message.length): Buffer {
+  const prefix = Buffer.alloc(5);
+  prefix[0] = flags;
+  prefix.writeUInt32BE(declaredLength, 1);
+  return Buffer.concat([prefix, message]);
 }
 
 function frame(type: number, flags: number, streamId: number, payload: Buffer): Buffer {
