@@ -198,7 +198,7 @@ export class PubNubGrantClient {
   private async grantWithRetries(request: GrantRequest, timeoutMs: number, signal?: AbortSignal): Promise<string> {
     const failures = { count: 0 };
     try {
-      return await this.attempts(request, timeoutMs, signal, failures);
+      return await this.runAttempts(request, timeoutMs, signal, failures);
     } catch (error) {
       if (error instanceof GrantError && failures.count > 0 && (error.kind === "deadline-exceeded" || error.kind === "cancelled")) {
         throw new GrantError(error.kind, error.message, { status: error.status, attempts: error.attempts, failedAttempts: failures.count });
@@ -207,7 +207,8 @@ export class PubNubGrantClient {
     }
   }
 
-  private async attempts(request: GrantRequest, timeoutMs: number, signal: AbortSignal | undefined, failures: { count: number }): Promise<string> {
+  /** Makes attempts until one succeeds, PubNub rejects the grant, or the attempts or the time run out. */
+  private async runAttempts(request: GrantRequest, timeoutMs: number, signal: AbortSignal | undefined, failures: { count: number }): Promise<string> {
     const deadline = performance.now() + timeoutMs;
     const body = grantBody(request);
 

@@ -214,10 +214,10 @@ const LOG_DRAIN_MS = 2000;
  */
 export function exitAfterLogs(logger: Logger, code: number): void {
   const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as Partial<NodeJS.WritableStream> | undefined;
-  setTimeout(() => process.exit(code), LOG_DRAIN_MS);
   if (stream === undefined || typeof stream.end !== "function" || typeof stream.once !== "function") {
     process.exit(code);
   }
+  setTimeout(() => process.exit(code), LOG_DRAIN_MS);
   stream.once("close", () => process.exit(code));
   stream.once("error", () => process.exit(code));
   stream.end();

@@ -398,7 +398,7 @@ function requestHeaders(headers: http2.IncomingHttpHeaders): Record<string, stri
   return result;
 }
 
-/** Converts fetch Headers to a Node.js header object; a repeated name becomes a list. */
+/** Converts fetch Headers to a Node.js header object. Headers joins repeated values, except set-cookie, which becomes a list. */
 function nodeHeaders(headers: Headers): http.OutgoingHttpHeaders {
   const result: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
   headers.forEach((value, name) => {
@@ -414,6 +414,7 @@ function requestUrl(request: http2.Http2ServerRequest): string {
   return new URL(request.url, `${encrypted ? "https" : "http"}://${request.authority}`).toString();
 }
 
+/** Returns a request header's value, with repeated values joined, or null when it is absent. */
 function headerValue(value: string | string[] | undefined): string | null {
   if (value === undefined) {
     return null;
