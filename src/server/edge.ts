@@ -204,10 +204,9 @@ function endUnreadRequestAfterResponse(request: NodeRequest, response: NodeRespo
     const clientStillSending = stream.state.state !== http2.constants.NGHTTP2_STREAM_STATE_HALF_CLOSED_REMOTE;
     if (unread() && clientStillSending) {
       stream.close(http2.constants.NGHTTP2_NO_ERROR);
-      // Node.js sends a NO_ERROR reset only once the stream's writable side has finished, which
-      // does not happen when the request side failed first (connect-node rejecting a body it could
-      // not read). The stream, and with it the socket, would then stay open until the client went
-      // away, so it is destroyed after a grace that lets the trailers reach the client first.
+      // On Node.js 20 this NO_ERROR reset did not go out when the request side had failed first
+      // (connect-node rejecting a body it could not read), and the stream and its socket stayed
+      // open. So the stream is destroyed after a grace that lets the trailers reach the client.
       setTimeout(() => {
         if (!stream.destroyed) {
           stream.destroy();
