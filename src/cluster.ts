@@ -1,5 +1,5 @@
 import cluster, { type Worker } from "node:cluster";
-import { AggregatorRegistry, type Registry } from "prom-client";
+import { ClusterMetrics } from "./cluster-metrics.js";
 import type { Config } from "./config.js";
 import { startAdminServer, type AdminServer } from "./server/admin.js";
 import { HealthStatus, ServingStatus } from "./server/health.js";
@@ -34,6 +34,7 @@ export interface Primary {
 export async function startPrimary(config: Config, logger: Logger): Promise<Primary> {
   const health = new HealthStatus();
   health.set("", ServingStatus.NOT_SERVING);
+  const metrics = new ClusterMetrics(logger);
   const port = await forkWorkers(config.workers, logger);
   const listening = new Set<number>(Object.values(cluster.workers ?? {}).flatMap((worker) => (worker === undefined ? [] : [worker.id])));
   health.set("", ServingStatus.SERVING);
@@ -68,13 +69,7 @@ export async function startPrimary(config: Config, logger: Logger): Promise<Prim
     }, delay);
   });
 
-  const aggregator = new AggregatorRegistry();
-  const admin = await startAdminServer({
-    host: config.adminHost,
-    port: config.adminPort,
-    registry: { contentType: aggregator.contentType, metrics: () => aggregator.clusterMetrics() },
-    health,
-  });
+  const admin = await startAdminServer({ host: config.adminHost, port: config.adminPort, registry: metrics, health });
   process.on("SIGHUP", () => eachWorker((worker) => worker.process.kill("SIGHUP")));
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -105,13 +100,6 @@ export async function startPrimary(config: Config, logger: Logger): Promise<Prim
  */
 function replacementEnv(config: Config, port: number, listening: number): NodeJS.ProcessEnv | undefined {
   return config.port === 0 && listening === 0 ? { PORT: String(port) } : undefined;
-}
-
-/** Marks this process as a worker whose metrics the primary collects. */
-export function serveWorkerMetrics(registry: Registry): void {
-  // Constructing an aggregator in a worker registers the handler for the primary's metric requests.
-  new AggregatorRegistry();
-  AggregatorRegistry.setRegistries([registry]);
 }
 
 /**

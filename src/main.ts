@@ -12,7 +12,8 @@ import { startPubNubEmulator } from "./emulator/pubnub-emulator.js";
 import { createAuditLog } from "./auth/audit.js";
 import { createReloadQueue, fingerprintFiles, settingsNeedingRestart, watchFiles, type FileWatcher } from "./reload.js";
 import { createLogger, exitAfterLogs, type Logger } from "./server/logger.js";
-import { serveWorkerMetrics, startPrimary, WorkerStartError } from "./cluster.js";
+import { serveWorkerMetrics } from "./cluster-metrics.js";
+import { startPrimary, WorkerStartError } from "./cluster.js";
 import { startAdminServer, type AdminServer } from "./server/admin.js";
 import { startTokenServer, type TokenServer } from "./server/token-server.js";
 

@@ -8,6 +8,8 @@ import type { PubNubEmulator } from "../src/emulator/pubnub-emulator.js";
 import { startTestEmulator, TEST_MASTER_KEY, TEST_MASTER_SECRET } from "./support/harness.js";
 import { run, startService, type ServiceProcess } from "./support/process.js";
 
+const CHAT_PROCEDURE = "red5.token.v1.TokenService/IssueChatToken";
+
 /** Waits until the process has written `count` records with this message after the first `after`. */
 async function records(service: ServiceProcess, message: string, count: number, after = 0): Promise<Record<string, unknown>[]> {
   for (let waited = 0; waited < 30_000; waited += 20) {
@@ -63,7 +65,7 @@ describe("worker-per-core mode", () => {
     const started = await records(service, "worker started", 2);
 
     await issueOnNewConnections(service, 40);
-    const served = new Set(service.records().filter((record) => record.msg === "call finished" && record.procedure === "red5.token.v1.TokenService/IssueChatToken").map((record) => record.worker));
+    const served = new Set(service.records().filter((record) => record.msg === "call finished" && record.procedure === CHAT_PROCEDURE).map((record) => record.worker));
 
     expect(started.map((record) => record.url)).toEqual([service.url, service.url]);
     expect(served.size).toBe(2);
@@ -86,17 +88,23 @@ describe("worker-per-core mode", () => {
     expect(await records(service, "configuration reloaded", 2, before)).toHaveLength(2);
   });
 
-  it("replaces a worker that dies", async () => {
+  it("replaces a dead worker, keeping its counts", async () => {
     const before = service.records().length;
     const [victim] = await records(service, "worker started", 1);
+    const issued = await metricValue(service, 'token_service_tokens_issued_total{kind="chat"');
+    const timed = await metricValue(service, `token_service_call_duration_seconds_count{procedure="${CHAT_PROCEDURE}"`);
     process.kill(Number(victim?.pid), "SIGKILL");
 
     const [exited] = await records(service, "worker exited unexpectedly; starting a replacement", 1, before);
     const [replacement] = await records(service, "worker started", 1, before);
+    const afterExit = await metricValue(service, 'token_service_tokens_issued_total{kind="chat"');
     await issueOnNewConnections(service, 10);
 
     expect(exited).toMatchObject({ worker: victim?.worker, signal: "SIGKILL" });
     expect(replacement?.pid).not.toBe(victim?.pid);
+    expect(afterExit).toBe(issued);
+    expect(await metricValue(service, 'token_service_tokens_issued_total{kind="chat"')).toBe(issued + 10);
+    expect(await metricValue(service, `token_service_call_duration_seconds_count{procedure="${CHAT_PROCEDURE}"`)).toBe(timed + 10);
   });
 
   it("drains every worker on SIGTERM and exits 0", async () => {
