@@ -8,10 +8,10 @@ const TEXT_STRING = 3;
 const MAP = 5;
 
 /** Simple values false, true, null and undefined (RFC 8949, section 3.3). */
-const FALSE = Buffer.from([0xf4]);
-const TRUE = Buffer.from([0xf5]);
-const NULL = Buffer.from([0xf6]);
-const UNDEFINED = Buffer.from([0xf7]);
+const FALSE = 0xf4;
+const TRUE = 0xf5;
+const NULL = 0xf6;
+const UNDEFINED = 0xf7;
 
 /**
  * Encodes a value as CBOR, byte for byte as cbor2 2.3's `encode` with default options does. It
@@ -24,59 +24,98 @@ const UNDEFINED = Buffer.from([0xf7]);
  * emulator, not the service, limited `npm run bench`.
  */
 export function encodeCbor(value: unknown): Buffer {
-  const chunks: Buffer[] = [];
-  writeValue(value, chunks);
-  return Buffer.concat(chunks);
+  const output = new CborOutput();
+  writeValue(value, output);
+  return output.bytes();
 }
 
-function writeValue(value: unknown, chunks: Buffer[]): void {
+function writeValue(value: unknown, output: CborOutput): void {
   if (value instanceof Map) {
-    chunks.push(head(MAP, value.size));
+    output.head(MAP, value.size);
     for (const [key, item] of value) {
-      writeValue(key, chunks);
-      writeValue(item, chunks);
+      writeValue(key, output);
+      writeValue(item, output);
     }
   } else if (value instanceof Uint8Array && value.constructor === Uint8Array) {
-    chunks.push(head(BYTE_STRING, value.length), Buffer.from(value.buffer, value.byteOffset, value.length));
+    output.head(BYTE_STRING, value.length);
+    output.raw(value);
   } else if (typeof value === "string") {
-    const bytes = Buffer.from(value, "utf8");
-    chunks.push(head(TEXT_STRING, bytes.length), bytes);
+    output.head(TEXT_STRING, Buffer.byteLength(value, "utf8"));
+    output.text(value);
   } else if (typeof value === "number" && Number.isSafeInteger(value) && !Object.is(value, -0)) {
-    chunks.push(value >= 0 ? head(UNSIGNED_INTEGER, value) : head(NEGATIVE_INTEGER, -1 - value));
+    if (value >= 0) {
+      output.head(UNSIGNED_INTEGER, value);
+    } else {
+      output.head(NEGATIVE_INTEGER, -1 - value);
+    }
   } else if (typeof value === "boolean") {
-    chunks.push(value ? TRUE : FALSE);
+    output.byte(value ? TRUE : FALSE);
   } else if (value === null) {
-    chunks.push(NULL);
+    output.byte(NULL);
   } else if (value === undefined) {
-    chunks.push(UNDEFINED);
+    output.byte(UNDEFINED);
   } else {
-    chunks.push(Buffer.from(encode(value)));
+    output.raw(encode(value));
   }
 }
 
-/** Returns the initial bytes of a data item: major type and argument, in the shortest form. */
-function head(majorType: number, argument: number): Buffer {
-  const type = majorType << 5;
-  if (argument < 24) {
-    return Buffer.from([type | argument]);
+/** A growing buffer that CBOR data items are written into. */
+class CborOutput {
+  private buffer = Buffer.allocUnsafe(256);
+  private length = 0;
+
+  /** Writes the initial bytes of a data item: major type and argument, in the shortest form. */
+  head(majorType: number, argument: number): void {
+    const type = majorType << 5;
+    if (argument < 24) {
+      this.byte(type | argument);
+    } else if (argument <= 0xff) {
+      this.reserve(2);
+      this.buffer[this.length++] = type | 24;
+      this.buffer[this.length++] = argument;
+    } else if (argument <= 0xffff) {
+      this.reserve(3);
+      this.buffer[this.length] = type | 25;
+      this.length = this.buffer.writeUInt16BE(argument, this.length + 1);
+    } else if (argument <= 0xffff_ffff) {
+      this.reserve(5);
+      this.buffer[this.length] = type | 26;
+      this.length = this.buffer.writeUInt32BE(argument, this.length + 1);
+    } else {
+      this.reserve(9);
+      this.buffer[this.length] = type | 27;
+      this.length = this.buffer.writeBigUInt64BE(BigInt(argument), this.length + 1);
+    }
   }
-  if (argument <= 0xff) {
-    return Buffer.from([type | 24, argument]);
+
+  byte(value: number): void {
+    this.reserve(1);
+    this.buffer[this.length++] = value;
   }
-  if (argument <= 0xffff) {
-    const bytes = Buffer.alloc(3);
-    bytes[0] = type | 25;
-    bytes.writeUInt16BE(argument, 1);
-    return bytes;
+
+  raw(bytes: Uint8Array): void {
+    this.reserve(bytes.length);
+    this.buffer.set(bytes, this.length);
+    this.length += bytes.length;
   }
-  if (argument <= 0xffff_ffff) {
-    const bytes = Buffer.alloc(5);
-    bytes[0] = type | 26;
-    bytes.writeUInt32BE(argument, 1);
-    return bytes;
+
+  /** Writes text as UTF-8, after head() has written its byte length. */
+  text(value: string): void {
+    this.reserve(value.length * 3);
+    this.length += this.buffer.write(value, this.length, "utf8");
   }
-  const bytes = Buffer.alloc(9);
-  bytes[0] = type | 27;
-  bytes.writeBigUInt64BE(BigInt(argument), 1);
-  return bytes;
+
+  /** Returns the bytes written. */
+  bytes(): Buffer {
+    return this.buffer.subarray(0, this.length);
+  }
+
+  private reserve(count: number): void {
+    if (this.length + count <= this.buffer.length) {
+      return;
+    }
+    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + count));
+    this.buffer.copy(grown, 0, 0, this.length);
+    this.buffer = grown;
+  }
 }

@@ -70,8 +70,10 @@ const RESOURCE_KEYS: ReadonlyArray<readonly [string, keyof TokenResources]> = [
 // do, because cbor2 encodes it through its toJSON method.
 type CborMap = Map<unknown, unknown>;
 
+const UTF8 = new TextEncoder();
+
 function key(name: string): Uint8Array {
-  return new TextEncoder().encode(name);
+  return UTF8.encode(name);
 }
 
 function encodeResources(resources: TokenResources): CborMap {
