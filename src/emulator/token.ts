@@ -70,10 +70,16 @@ const RESOURCE_KEYS: ReadonlyArray<readonly [string, keyof TokenResources]> = [
 // do, because cbor2 encodes it through its toJSON method.
 type CborMap = Map<unknown, unknown>;
 
-const UTF8 = new TextEncoder();
+/** The UTF-8 bytes of each map key, encoded once. Keys are only read, so tokens share them. */
+const KEY_BYTES = new Map<string, Uint8Array>();
 
 function key(name: string): Uint8Array {
-  return UTF8.encode(name);
+  let bytes = KEY_BYTES.get(name);
+  if (bytes === undefined) {
+    bytes = new TextEncoder().encode(name);
+    KEY_BYTES.set(name, bytes);
+  }
+  return bytes;
 }
 
 function encodeResources(resources: TokenResources): CborMap {
