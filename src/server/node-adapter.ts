@@ -5,7 +5,6 @@ import {
   Code,
   ConnectError,
   createConnectRouter,
-  createHandlerContext,
   createServiceImplSpec,
   type ConnectRouter,
   type ConnectRouterOptions,
@@ -27,6 +26,7 @@ import {
 } from "@connectrpc/connect/protocol";
 import { contentTypeProto, parseContentType, parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { Logger } from "pino";
+import { createCallContext, type CallContext } from "./call-context.js";
 
 type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -55,9 +55,6 @@ interface UnaryTarget {
  * or connect's handler took the call over), made once rather than per call.
  */
 const CONTEXT_RELEASED = new ConnectError("the call's context is no longer in use", Code.Canceled);
-
-/** A call's handler context, with the abort that connect's own handler calls when the call ends. */
-type CallContext = ReturnType<typeof createHandlerContext>;
 
 /** Size of the gRPC message envelope's prefix: one flags byte and a 32-bit length. */
 const PREFIX_BYTES = 5;
@@ -163,9 +160,9 @@ export function createNodeAdapter(options: NodeAdapterOptions): (request: NodeRe
    */
   function serveUnary(target: UnaryTarget, call: AcceptedCall, request: http2.Http2ServerRequest, response: http2.Http2ServerResponse): void {
     const { spec } = target;
-    const context = createHandlerContext({
-      ...spec,
+    const context = createCallContext({
       service: spec.method.parent,
+      method: spec.method,
       requestMethod: "POST",
       protocolName: "grpc",
       timeoutMs: call.timeoutMs,
@@ -384,7 +381,7 @@ function writeUnaryResponse(response: http2.Http2ServerResponse, header: Headers
 
 /**
  * Copies request headers without HTTP/2 pseudo-headers, as connect-node does, into a record that
- * createHandlerContext turns into fetch Headers. Repeated values are joined as Headers joins them.
+ * createCallContext turns into fetch Headers. Repeated values are joined as Headers joins them.
  */
 function requestHeaders(headers: http2.IncomingHttpHeaders): Record<string, string> {
   const result: Record<string, string> = {};
