@@ -71,7 +71,11 @@ export class ClusterMetrics {
   private readonly pending = new Map<number, PendingRequest>();
   private nextRequestId = 0;
 
-  constructor(private readonly logger: Logger) {
+  /** isReady selects the workers that handle metrics requests. A scrape leaves out the others. */
+  constructor(
+    private readonly logger: Logger,
+    private readonly isReady: (worker: Worker) => boolean,
+  ) {
     cluster.on("message", (worker, message: unknown) => {
       if (isMessage<MetricsResponse>(message, METRICS_RESPONSE)) {
         const request = this.pending.get(message.id);
@@ -96,7 +100,7 @@ export class ClusterMetrics {
 
   /** Renders the summed metrics in the Prometheus text format. */
   async metrics(): Promise<string> {
-    const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && !worker.isDead());
+    const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && !worker.isDead() && this.isReady(worker));
     const responses = await Promise.all(workers.map(async (worker) => [worker, await this.request(worker)] as const));
     const live: (readonly MetricSnapshot[])[] = [];
     for (const [worker, metrics] of responses) {
@@ -127,11 +131,12 @@ export class ClusterMetrics {
         }
       };
       this.pending.set(id, { workerId: worker.id, settle });
-      try {
-        worker.send({ type: METRICS_REQUEST, id } satisfies MetricsRequest);
-      } catch {
-        // The worker's channel closed: it is exiting, and its exit settles the request.
-      }
+      worker.send({ type: METRICS_REQUEST, id } satisfies MetricsRequest, undefined, (error: Error | null) => {
+        // A closed channel means the worker is exiting, and its exit keeps its last report.
+        if (error !== null) {
+          settle(undefined);
+        }
+      });
     });
   }
 }

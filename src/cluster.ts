@@ -1,4 +1,5 @@
 import cluster, { type Worker } from "node:cluster";
+import net from "node:net";
 import { ClusterMetrics } from "./cluster-metrics.js";
 import type { Config } from "./config.js";
 import { startAdminServer, type AdminServer } from "./server/admin.js";
@@ -8,6 +9,9 @@ import { exitAfterLogs, type Logger } from "./server/logger.js";
 /** First wait before a worker that exited unexpectedly is replaced; it doubles while workers keep failing to start. */
 const RESTART_DELAY_MS = 1000;
 const MAX_RESTART_DELAY_MS = 30_000;
+
+/** Message a worker sends the primary once it has started and handles signals. */
+const WORKER_READY = "red5-token-service:worker-ready";
 
 /** A worker that exited before it listened, while the primary was starting. */
 export class WorkerStartError extends Error {
@@ -30,18 +34,37 @@ export interface Primary {
  * admin port with metrics summed over the workers and forwards SIGHUP to them. On SIGTERM or
  * SIGINT it stops them and exits once every worker has drained. Readiness reports NOT_SERVING
  * while no worker listens.
+ *
+ * Metrics requests and SIGHUP go only to workers that have reported ready, because a worker
+ * still starting has no handler for either, and Node.js ends a process on a SIGHUP it does not
+ * handle. A SIGHUP that arrives while a worker starts reaches it once it is ready.
  */
 export async function startPrimary(config: Config, logger: Logger): Promise<Primary> {
   const health = new HealthStatus();
   health.set("", ServingStatus.NOT_SERVING);
-  const metrics = new ClusterMetrics(logger);
-  const port = await forkWorkers(config.workers, logger);
+  const ready = new Set<number>();
+  const reloadWhenReady = new Set<number>();
+  cluster.on("message", (worker, message: unknown) => {
+    if ((message as { type?: unknown } | null)?.type !== WORKER_READY) {
+      return;
+    }
+    ready.add(worker.id);
+    if (reloadWhenReady.delete(worker.id)) {
+      worker.process.kill("SIGHUP");
+    }
+  });
+  cluster.on("fork", (worker) => {
+    // A failed IPC send or kill is reported as an "error" event, which must not end the primary.
+    worker.on("error", (error: Error) => logger.warn({ worker: worker.id, err: error }, "worker channel error"));
+  });
+  const metrics = new ClusterMetrics(logger, (worker) => ready.has(worker.id));
+  const env = await workerEnv(config);
+  const port = await forkWorkers(config.workers, logger, env);
   const listening = new Set<number>(Object.values(cluster.workers ?? {}).flatMap((worker) => (worker === undefined ? [] : [worker.id])));
   health.set("", ServingStatus.SERVING);
 
   let stopping = false;
   let restartDelayMs = RESTART_DELAY_MS;
-  let forkEnv: NodeJS.ProcessEnv | undefined;
   cluster.on("listening", (worker) => {
     listening.add(worker.id);
     restartDelayMs = RESTART_DELAY_MS;
@@ -51,6 +74,8 @@ export async function startPrimary(config: Config, logger: Logger): Promise<Prim
   });
   cluster.on("exit", (worker, code, signal) => {
     const listened = listening.delete(worker.id);
+    ready.delete(worker.id);
+    reloadWhenReady.delete(worker.id);
     if (stopping) {
       return;
     }
@@ -63,14 +88,21 @@ export async function startPrimary(config: Config, logger: Logger): Promise<Prim
     restartDelayMs = listened ? RESTART_DELAY_MS : Math.min(restartDelayMs * 2, MAX_RESTART_DELAY_MS);
     setTimeout(() => {
       if (!stopping) {
-        forkEnv = replacementEnv(config, port, listening.size) ?? forkEnv;
-        cluster.fork(forkEnv);
+        cluster.fork(env);
       }
     }, delay);
   });
 
   const admin = await startAdminServer({ host: config.adminHost, port: config.adminPort, registry: metrics, health });
-  process.on("SIGHUP", () => eachWorker((worker) => worker.process.kill("SIGHUP")));
+  process.on("SIGHUP", () =>
+    eachWorker((worker) => {
+      if (ready.has(worker.id)) {
+        worker.process.kill("SIGHUP");
+      } else {
+        reloadWhenReady.add(worker.id);
+      }
+    }),
+  );
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
       return;
@@ -93,22 +125,36 @@ export async function startPrimary(config: Config, logger: Logger): Promise<Prim
 }
 
 /**
- * Settings for a replacement worker. With PORT 0, a worker that listens joins the port the others
- * share, because the primary keys shared ports by the address and port as requested. Once no
- * worker listens, the primary has closed that port, so this replacement and every later one
- * request the same port number.
+ * Settings every worker is forked with. With PORT 0 the primary picks the port once, so that
+ * every worker, replacements included, shares one port even after all workers have exited.
+ * Workers asking for port 0 would share a port only while one of them listens.
  */
-function replacementEnv(config: Config, port: number, listening: number): NodeJS.ProcessEnv | undefined {
-  return config.port === 0 && listening === 0 ? { PORT: String(port) } : undefined;
+async function workerEnv(config: Config): Promise<NodeJS.ProcessEnv | undefined> {
+  if (config.port !== 0) {
+    return undefined;
+  }
+  const probe = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once("error", reject);
+    probe.listen({ host: config.host, port: 0 }, resolve);
+  });
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return { PORT: String(port) };
+}
+
+/** Tells the primary that this worker has started and handles signals. */
+export function announceWorkerReady(): void {
+  process.send?.({ type: WORKER_READY });
 }
 
 /**
  * Forks the workers and resolves with the port they listen on, once every one of them does. When
  * one exits first, ends the others and rejects with WorkerStartError.
  */
-async function forkWorkers(count: number, logger: Logger): Promise<number> {
+async function forkWorkers(count: number, logger: Logger, env: NodeJS.ProcessEnv | undefined): Promise<number> {
   const listening = Array.from({ length: count }, () => {
-    const worker = cluster.fork();
+    const worker = cluster.fork(env);
     return new Promise<number>((resolve, reject) => {
       worker.once("listening", (address) => resolve(address.port));
       worker.once("exit", (code) => reject(new WorkerStartError(code)));

@@ -13,7 +13,7 @@ import { createAuditLog } from "./auth/audit.js";
 import { createReloadQueue, fingerprintFiles, settingsNeedingRestart, watchFiles, type FileWatcher } from "./reload.js";
 import { createLogger, exitAfterLogs, type Logger } from "./server/logger.js";
 import { serveWorkerMetrics } from "./cluster-metrics.js";
-import { startPrimary, WorkerStartError } from "./cluster.js";
+import { announceWorkerReady, startPrimary, WorkerStartError } from "./cluster.js";
 import { startAdminServer, type AdminServer } from "./server/admin.js";
 import { startTokenServer, type TokenServer } from "./server/token-server.js";
 
@@ -39,6 +39,9 @@ async function main(): Promise<void> {
     await serve(config, fingerprint, cluster.isWorker ? logger.child({ worker: cluster.worker?.id }) : logger);
   }
   startup.release();
+  if (cluster.isWorker) {
+    announceWorkerReady();
+  }
 }
 
 /**

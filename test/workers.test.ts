@@ -22,6 +22,12 @@ async function records(service: ServiceProcess, message: string, count: number, 
   throw new Error(`fewer than ${count} "${message}" records; stdout: ${service.stdout().slice(-3000)}; stderr: ${service.stderr().slice(-2000)}`);
 }
 
+/** Returns the "worker started" records of the workers that have not exited since. */
+function liveWorkers(service: ServiceProcess): Record<string, unknown>[] {
+  const exited = new Set(service.records().filter((record) => record.msg === "worker exited unexpectedly; starting a replacement").map((record) => record.worker));
+  return service.records().filter((record) => record.msg === "worker started" && !exited.has(record.worker));
+}
+
 async function metricValue(service: ServiceProcess, prefix: string): Promise<number> {
   const text = await (await fetch(`${service.adminUrl}/metrics`)).text();
   return text
@@ -105,6 +111,52 @@ describe("worker-per-core mode", () => {
     expect(afterExit).toBe(issued);
     expect(await metricValue(service, 'token_service_tokens_issued_total{kind="chat"')).toBe(issued + 10);
     expect(await metricValue(service, `token_service_call_duration_seconds_count{procedure="${CHAT_PROCEDURE}"`)).toBe(timed + 10);
+  });
+
+  it("keeps serving metrics while a worker dies", async () => {
+    const [victim] = liveWorkers(service);
+    const scrapes = Array.from({ length: 40 }, () => fetch(`${service.adminUrl}/metrics`).then((response) => response.status));
+    process.kill(Number(victim?.pid), "SIGKILL");
+    const statuses = await Promise.all(scrapes);
+    const before = service.records().length;
+    await records(service, "worker started", 1, before);
+
+    expect(statuses.every((status) => status === 200 || status === 503)).toBe(true);
+    expect((await fetch(`${service.adminUrl}/metrics`)).status).toBe(200);
+    expect(await new TokenServiceClient({ baseUrl: service.url }).getChatToken("user-1", "room-1", true, false)).not.toBe("");
+  });
+
+  it("reloads a worker that gets SIGHUP while it starts", async () => {
+    const [victim] = liveWorkers(service);
+    const before = service.records().length;
+    process.kill(Number(victim?.pid), "SIGKILL");
+    await records(service, "worker exited unexpectedly; starting a replacement", 1, before);
+    // The replacement is forked after 1 s and takes longer than that to start.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    service.child.kill("SIGHUP");
+
+    const [replacement] = await records(service, "worker started", 1, before);
+    const reloads = await records(service, "configuration reloaded", 2, before);
+
+    expect(service.records().slice(before).filter((record) => record.signal === "SIGHUP")).toEqual([]);
+    expect(reloads.map((record) => record.worker)).toContain(replacement?.worker);
+  });
+
+  it("keeps its port when every worker is replaced", async () => {
+    const workers = liveWorkers(service);
+    const before = service.records().length;
+    process.kill(Number(workers[0]?.pid), "SIGKILL");
+    await records(service, "worker exited unexpectedly; starting a replacement", 1, before);
+    // The first replacement is starting when the other worker dies.
+    await new Promise((resolve) => setTimeout(resolve, 1050));
+    process.kill(Number(workers[1]?.pid), "SIGKILL");
+
+    const replacements = await records(service, "worker started", 2, before);
+    const token = await new TokenServiceClient({ baseUrl: service.url }).getChatToken("user-1", "room-1", true, false);
+
+    expect(workers).toHaveLength(2);
+    expect(replacements.map((record) => record.url)).toEqual([service.url, service.url]);
+    expect(token.length).toBeGreaterThan(20);
   });
 
   it("drains every worker on SIGTERM and exits 0", async () => {
