@@ -45,6 +45,8 @@ export interface NodeAdapterOptions extends ConnectRouterOptions {
 
 /** A unary method the direct path serves. */
 interface UnaryTarget {
+  /** URL path of the method, such as /red5.token.v1.TokenService/IssueChatToken. */
+  readonly path: string;
   readonly spec: MethodImplSpec & { kind: "unary" };
   readonly handler: UniversalHandler;
   readonly serialization: ReturnType<typeof createMethodSerializationLookup>;
@@ -87,7 +89,7 @@ export function createNodeAdapter(options: NodeAdapterOptions): (request: NodeRe
     const spec = specs.get(handler.requestPath);
     if (options.unaryGrpcPath !== false && spec?.kind === "unary" && handler.protocolNames.includes("grpc")) {
       const serialization = createMethodSerializationLookup(spec.method, resolved.binaryOptions, resolved.jsonOptions, resolved);
-      unaryTargets.set(handler.requestPath, { spec, handler, serialization });
+      unaryTargets.set(handler.requestPath, { path: handler.requestPath, spec, handler, serialization });
     }
   }
 
@@ -168,7 +170,7 @@ export function createNodeAdapter(options: NodeAdapterOptions): (request: NodeRe
       timeoutMs: call.timeoutMs,
       shutdownSignal: resolved.shutdownSignal,
       requestHeader: requestHeaders(request.headers),
-      url: requestUrl(request),
+      url: requestUrl(request, target.path),
       responseHeader: { "content-type": contentTypeProto },
       responseTrailer: { "grpc-status": "0" },
       contextValues: options.contextValues(request),
@@ -405,10 +407,33 @@ function nodeHeaders(headers: Headers): http.OutgoingHttpHeaders {
   return result;
 }
 
-/** Builds the call's URL as connect-node builds it. */
-function requestUrl(request: http2.Http2ServerRequest): string {
+/** Origins of call URLs by scheme and :authority, as URL spells them. */
+const origins = new Map<string, string>();
+
+/** Size at which origins is emptied, so that clients sending many authorities cannot grow it. */
+const MAX_CACHED_ORIGINS = 256;
+
+/**
+ * Builds the call's URL as connect-node builds it: new URL(request.url, scheme://authority). A
+ * request URL that is exactly a route path comes out of URL unchanged, so only the origin is
+ * parsed, once per scheme and authority.
+ */
+function requestUrl(request: http2.Http2ServerRequest, routePath: string): string {
   const encrypted = "encrypted" in request.socket && request.socket.encrypted === true;
-  return new URL(request.url, `${encrypted ? "https" : "http"}://${request.authority}`).toString();
+  const base = `${encrypted ? "https" : "http"}://${request.authority}`;
+  if (request.url !== routePath) {
+    return new URL(request.url, base).toString();
+  }
+  let origin = origins.get(base);
+  if (origin === undefined) {
+    if (origins.size >= MAX_CACHED_ORIGINS) {
+      origins.clear();
+    }
+    // An authority that is no valid host throws here, uncached, as it does in connect-node.
+    origin = new URL("/", base).href.slice(0, -1);
+    origins.set(base, origin);
+  }
+  return origin + routePath;
 }
 
 /** Returns a request header's value, with repeated values joined, or null when it is absent. */
