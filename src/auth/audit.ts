@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { pino, type DestinationStream, type Logger } from "pino";
 import { createRedactingLogger } from "../server/logger.js";
 import type { ConferenceRole } from "../tokens/conference-token.js";
@@ -102,7 +102,7 @@ const AUDIT_MESSAGE = "token mint attempt";
  * match the user, room or channel and time too before concluding.
  */
 export function tokenFingerprint(token: string): string {
-  return createHash("sha256").update(token, "utf8").digest("hex").slice(0, 12);
+  return hash("sha256", token, "hex").slice(0, 12);
 }
 
 /**
