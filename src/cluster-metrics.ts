@@ -85,11 +85,7 @@ export class ClusterMetrics {
       }
     });
     cluster.on("exit", (worker) => {
-      const last = this.lastReported.get(worker.id);
-      if (last !== undefined) {
-        this.retired.add(last);
-        this.lastReported.delete(worker.id);
-      }
+      this.retire(worker.id);
       for (const request of this.pending.values()) {
         if (request.workerId === worker.id) {
           request.settle(undefined);
@@ -104,13 +100,31 @@ export class ClusterMetrics {
     const responses = await Promise.all(workers.map(async (worker) => [worker, await this.request(worker)] as const));
     const live: (readonly MetricSnapshot[])[] = [];
     for (const [worker, metrics] of responses) {
-      // A worker that exited while the scrape waited is in the retired counts already.
-      if (metrics !== undefined && !worker.isDead()) {
+      if (worker.isDead()) {
+        // Exited while the scrape waited: its last report goes to the retired counts, once.
+        this.retire(worker.id);
+        continue;
+      }
+      if (metrics !== undefined) {
         this.lastReported.set(worker.id, metrics);
-        live.push(metrics);
+      }
+      // A worker whose channel has closed before its exit sends no response. Its last report
+      // is counted instead, or the sum would dip until the exit retires it.
+      const counted = this.lastReported.get(worker.id);
+      if (counted !== undefined) {
+        live.push(counted);
       }
     }
     return AggregatorRegistry.aggregate([...live, this.retired.snapshot()]).metrics();
+  }
+
+  /** Moves an exited worker's last report into the retired counts, if it is not there yet. */
+  private retire(workerId: number): void {
+    const last = this.lastReported.get(workerId);
+    if (last !== undefined) {
+      this.retired.add(last);
+      this.lastReported.delete(workerId);
+    }
   }
 
   /** Requests one worker's metrics. Resolves with undefined when the worker exits first. */

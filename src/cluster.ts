@@ -59,16 +59,15 @@ export async function startPrimary(config: Config, logger: Logger): Promise<Prim
   });
   const metrics = new ClusterMetrics(logger, (worker) => ready.has(worker.id));
   const env = await workerEnv(config);
-  const port = await forkWorkers(config.workers, logger, env);
-  const listening = new Set<number>(Object.values(cluster.workers ?? {}).flatMap((worker) => (worker === undefined ? [] : [worker.id])));
-  health.set("", ServingStatus.SERVING);
 
+  const listening = new Set<number>();
+  let starting = true;
   let stopping = false;
   let restartDelayMs = RESTART_DELAY_MS;
   cluster.on("listening", (worker) => {
     listening.add(worker.id);
     restartDelayMs = RESTART_DELAY_MS;
-    if (!stopping) {
+    if (!stopping && !starting) {
       health.set("", ServingStatus.SERVING);
     }
   });
@@ -76,7 +75,8 @@ export async function startPrimary(config: Config, logger: Logger): Promise<Prim
     const listened = listening.delete(worker.id);
     ready.delete(worker.id);
     reloadWhenReady.delete(worker.id);
-    if (stopping) {
+    // During start-up, a worker that exits before it listens fails the start (forkWorkers).
+    if (stopping || (starting && !listened)) {
       return;
     }
     if (listening.size === 0) {
@@ -92,6 +92,16 @@ export async function startPrimary(config: Config, logger: Logger): Promise<Prim
       }
     }, delay);
   });
+
+  let port: number;
+  try {
+    port = await forkWorkers(config.workers, logger, env);
+  } catch (error) {
+    stopping = true;
+    throw error;
+  }
+  starting = false;
+  health.set("", listening.size > 0 ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
 
   const admin = await startAdminServer({ host: config.adminHost, port: config.adminPort, registry: metrics, health });
   process.on("SIGHUP", () =>
@@ -110,7 +120,7 @@ export async function startPrimary(config: Config, logger: Logger): Promise<Prim
     stopping = true;
     logger.info({ signal }, "shutting down");
     health.shutdown();
-    void stopWorkers().then(async (clean) => {
+    void stopWorkers(listening).then(async (clean) => {
       await admin.close();
       logger.info({ clean }, "server stopped");
       exitAfterLogs(logger, clean ? 0 : 1);
@@ -180,13 +190,18 @@ async function forkWorkers(count: number, logger: Logger, env: NodeJS.ProcessEnv
   }
 }
 
-/** Sends SIGTERM to every worker and resolves once all have exited, with whether each exited 0. */
-async function stopWorkers(): Promise<boolean> {
+/**
+ * Sends SIGTERM to every worker and resolves once all have exited, with whether each stopped
+ * cleanly. A worker stops cleanly when it exits 0. A worker not listening yet may also be ended
+ * by the signal itself, because it has no handlers while it loads, and it has served no call.
+ */
+async function stopWorkers(listening: ReadonlySet<number>): Promise<boolean> {
   const exits = Object.values(cluster.workers ?? {}).map((worker) => {
     if (worker === undefined || worker.isDead()) {
       return Promise.resolve(true);
     }
-    const exited = new Promise<boolean>((resolve) => worker.once("exit", (code) => resolve(code === 0)));
+    const serving = listening.has(worker.id);
+    const exited = new Promise<boolean>((resolve) => worker.once("exit", (code, signal) => resolve(code === 0 || (!serving && signal === "SIGTERM"))));
     worker.process.kill("SIGTERM");
     return exited;
   });

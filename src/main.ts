@@ -48,6 +48,9 @@ async function main(): Promise<void> {
  * Holds SIGTERM, SIGINT and SIGHUP while the service starts, when Node.js would otherwise end the
  * process at once. release() stops holding them and sends a held SIGTERM or SIGINT again to the
  * handlers installed by then. A held SIGHUP is dropped because start-up has just read the files.
+ *
+ * NOTE: a signal that arrives while the modules load, before main() runs (a few hundred ms),
+ * still ends the process by Node.js's default action.
  */
 function holdSignals(): { release(): void } {
   let held: NodeJS.Signals | undefined;

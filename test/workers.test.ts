@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -6,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TokenServiceClient } from "../src/client/index.js";
 import type { PubNubEmulator } from "../src/emulator/pubnub-emulator.js";
 import { startTestEmulator, TEST_MASTER_KEY, TEST_MASTER_SECRET } from "./support/harness.js";
-import { run, startService, type ServiceProcess } from "./support/process.js";
+import { REPO_ROOT, run, startService, type ServiceProcess } from "./support/process.js";
 
 const CHAT_PROCEDURE = "red5.token.v1.TokenService/IssueChatToken";
 
@@ -159,14 +160,72 @@ describe("worker-per-core mode", () => {
     expect(token.length).toBeGreaterThan(20);
   });
 
-  it("drains every worker on SIGTERM and exits 0", async () => {
+  it("drains on SIGTERM and exits 0 while a worker starts", async () => {
+    const [victim] = liveWorkers(service);
     const before = service.records().length;
+    process.kill(Number(victim?.pid), "SIGKILL");
+    await records(service, "worker exited unexpectedly; starting a replacement", 1, before);
+    // The replacement is forked after 1 s and is still loading its modules when SIGTERM comes.
+    await new Promise((resolve) => setTimeout(resolve, 1050));
 
     const code = await service.stop();
+    const stopped = service.records().slice(before).filter((record) => record.msg === "server stopped");
 
     expect(code).toBe(0);
-    expect(await records(service, "server stopped", 3, before)).toHaveLength(3);
+    expect(stopped.filter((record) => record.worker === undefined)).toEqual([expect.objectContaining({ clean: true })]);
+    expect(stopped.filter((record) => record.worker !== undefined)).toHaveLength(1);
   });
+});
+
+describe("worker-per-core mode start-up", () => {
+  let emulator: PubNubEmulator;
+
+  beforeAll(async () => {
+    emulator = await startTestEmulator();
+  });
+
+  afterAll(async () => {
+    await emulator?.close();
+  });
+
+  it("replaces a worker that dies before the primary has started", async () => {
+    const child = spawn("node", ["--import", "tsx", "src/main.ts"], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, RED5_MASTER_KEY: TEST_MASTER_KEY, RED5_MASTER_SECRET: TEST_MASTER_SECRET, PUBNUB_ORIGIN: emulator.origin, PORT: "0", ADMIN_PORT: "0", WORKERS: "3" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const exited = new Promise((resolve) => child.once("close", resolve));
+    const seen: Record<string, unknown>[] = [];
+    let pending = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      pending += chunk.toString("utf8");
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines.filter((candidate) => candidate.startsWith("{"))) {
+        const record = JSON.parse(line) as Record<string, unknown>;
+        seen.push(record);
+        // The first worker to listen dies while the others are still starting.
+        if (record.msg === "worker started" && seen.filter((earlier) => earlier.msg === "worker started").length === 1) {
+          process.kill(Number(record.pid), "SIGKILL");
+        }
+      }
+    });
+
+    try {
+      for (let waited = 0; waited < 30_000 && seen.filter((record) => record.msg === "worker started").length < 4; waited += 50) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const started = seen.filter((record) => record.msg === "worker started");
+      const primaryStarted = seen.findIndex((record) => record.msg === "server started" && record.workers === 3);
+
+      expect(primaryStarted).toBeGreaterThan(seen.indexOf(started[0] as Record<string, unknown>));
+      expect(seen.filter((record) => record.msg === "worker exited unexpectedly; starting a replacement")).toHaveLength(1);
+      expect(started).toHaveLength(4);
+    } finally {
+      child.kill("SIGTERM");
+      await exited;
+    }
+  }, 60_000);
 });
 
 describe("worker-per-core mode with broken files", () => {
