@@ -6,9 +6,9 @@
  *
  *   npx tsx bench/profile/upstream-http.ts [--requests 40000] [--in-flight 256]
  *
- * For each protocol it starts a Node.js server pinned to core 1 that answers every POST with a
- * body the size of a PubNub grant response, pins itself to core 0, sends the requests with the
- * given number in flight after a warm-up of a quarter as many, and prints the user + system CPU
+ * For each protocol it starts a Node.js server pinned to core 1, which responds to every POST with
+ * a body the size of a PubNub grant response. Pinned to core 0, it sends the requests with the
+ * given number in flight, after a warm-up of a quarter as many, and prints the user + system CPU
  * per request of the client and of the server. Every address is on loopback.
  */
 import { spawn, type ChildProcess } from "node:child_process";
