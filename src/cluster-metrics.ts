@@ -58,11 +58,12 @@ interface PendingRequest {
 }
 
 /**
- * The primary's view of its workers' metrics: each scrape requests every worker's registry and sums
- * the responses, as prom-client's AggregatorRegistry does. Counters and histograms also keep
- * the counts of workers that have exited, as last reported, so that replacing a worker never
- * makes a sum go down, which Prometheus would read as a reset of the whole series. Counts a
- * worker made after its last report are lost with it; gauges count live workers only.
+ * The primary's view of its workers' metrics: each scrape requests the registry of every ready
+ * worker and sums the responses, as prom-client's AggregatorRegistry does. Counters and
+ * histograms also keep the counts of workers that have exited, as last reported, so that
+ * replacing a worker never makes a sum go down, which Prometheus would read as a reset of the
+ * whole series. Counts a worker made after its last report are lost with it. Gauges count live
+ * workers only.
  */
 export class ClusterMetrics {
   readonly contentType = Registry.PROMETHEUS_CONTENT_TYPE;

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TokenServiceClient } from "../src/client/index.js";
 import type { PubNubEmulator } from "../src/emulator/pubnub-emulator.js";
@@ -27,6 +28,17 @@ async function records(service: ServiceProcess, message: string, count: number, 
 function liveWorkers(service: ServiceProcess): Record<string, unknown>[] {
   const exited = new Set(service.records().filter((record) => record.msg === "worker exited unexpectedly; starting a replacement").map((record) => record.worker));
   return service.records().filter((record) => record.msg === "worker started" && !exited.has(record.worker));
+}
+
+/**
+ * Kills a worker with SIGKILL and waits until the primary logs its exit. Returns the number of
+ * records before the kill. The primary forks the replacement 1 s after that record.
+ */
+async function killWorker(service: ServiceProcess, worker: Record<string, unknown> | undefined): Promise<number> {
+  const before = service.records().length;
+  process.kill(Number(worker?.pid), "SIGKILL");
+  await records(service, "worker exited unexpectedly; starting a replacement", 1, before);
+  return before;
 }
 
 async function metricValue(service: ServiceProcess, prefix: string): Promise<number> {
@@ -128,12 +140,9 @@ describe("worker-per-core mode", () => {
   });
 
   it("reloads a worker that gets SIGHUP while it starts", async () => {
-    const [victim] = liveWorkers(service);
-    const before = service.records().length;
-    process.kill(Number(victim?.pid), "SIGKILL");
-    await records(service, "worker exited unexpectedly; starting a replacement", 1, before);
+    const before = await killWorker(service, liveWorkers(service)[0]);
     // The replacement is forked after 1 s and takes longer than that to start.
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await sleep(1100);
     service.child.kill("SIGHUP");
 
     const [replacement] = await records(service, "worker started", 1, before);
@@ -145,11 +154,9 @@ describe("worker-per-core mode", () => {
 
   it("keeps its port when every worker is replaced", async () => {
     const workers = liveWorkers(service);
-    const before = service.records().length;
-    process.kill(Number(workers[0]?.pid), "SIGKILL");
-    await records(service, "worker exited unexpectedly; starting a replacement", 1, before);
+    const before = await killWorker(service, workers[0]);
     // The first replacement is starting when the other worker dies.
-    await new Promise((resolve) => setTimeout(resolve, 1050));
+    await sleep(1050);
     process.kill(Number(workers[1]?.pid), "SIGKILL");
 
     const replacements = await records(service, "worker started", 2, before);
@@ -161,12 +168,9 @@ describe("worker-per-core mode", () => {
   });
 
   it("drains on SIGTERM and exits 0 while a worker starts", async () => {
-    const [victim] = liveWorkers(service);
-    const before = service.records().length;
-    process.kill(Number(victim?.pid), "SIGKILL");
-    await records(service, "worker exited unexpectedly; starting a replacement", 1, before);
+    const before = await killWorker(service, liveWorkers(service)[0]);
     // The replacement is forked after 1 s and is still loading its modules when SIGTERM comes.
-    await new Promise((resolve) => setTimeout(resolve, 1050));
+    await sleep(1050);
 
     const code = await service.stop();
     const stopped = service.records().slice(before).filter((record) => record.msg === "server stopped");
@@ -213,7 +217,7 @@ describe("worker-per-core mode start-up", () => {
 
     try {
       for (let waited = 0; waited < 30_000 && seen.filter((record) => record.msg === "worker started").length < 4; waited += 50) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await sleep(50);
       }
       const started = seen.filter((record) => record.msg === "worker started");
       const primaryStarted = seen.findIndex((record) => record.msg === "server started" && record.workers === 3);
